@@ -1,0 +1,132 @@
+//! The one place errors become HTTP: every 4xx carries `{code, message}` with a stable code;
+//! 5xx bodies say nothing internal while the log keeps the whole cause chain.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+use crate::auth::AuthError;
+use crate::uploads::UploadError;
+
+/// What went wrong, for programs (`code`) and people (`message`).
+#[derive(Object, Clone, Debug, serde::Deserialize)]
+#[oai(rename = "Error")]
+pub struct ErrorBody {
+    /// Stable kebab-case identifier, e.g. `upload-not-found`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: impl Into<String>) -> Json<Self> {
+        Json(Self {
+            code: code.to_owned(),
+            message: message.into(),
+        })
+    }
+}
+
+pub const BEARER_CHALLENGE: &str = "Bearer realm=\"upload-coordinator\"";
+
+#[derive(ApiResponse, Debug)]
+pub enum ApiError {
+    /// The request is malformed (unparseable JSON, bad parameter, unknown cursor).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing, malformed, forged or expired bearer token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    /// No such upload among the caller's.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The upload is not in a state that allows this (parts missing, not pending, ...).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The declared size exceeds the maximum.
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// A value is well-formed but not acceptable (size, type, name, part numbers).
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// Something failed on our side; the log has the details.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// Storage could not be reached; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        Self::Unauthorized(
+            ErrorBody::new(err.code(), err.to_string()),
+            BEARER_CHALLENGE.to_owned(),
+        )
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(err: UploadError) -> Self {
+        let body = || ErrorBody::new(err.code(), err.to_string());
+        match &err {
+            UploadError::Invalid(crate::domain::InvalidInput::TooLarge { .. }) => {
+                Self::TooLarge(body())
+            }
+            UploadError::Invalid(_)
+            | UploadError::InvalidPartNumbers { .. }
+            | UploadError::PartRequestSize { .. }
+            | UploadError::InvalidLimit { .. } => Self::Unprocessable(body()),
+            UploadError::InvalidCursor => Self::BadRequest(body()),
+            UploadError::NotFound => Self::NotFound(body()),
+            UploadError::NotPending(_)
+            | UploadError::PartsMissing(_)
+            | UploadError::PartSizeMismatch { .. }
+            | UploadError::InvalidPart(_)
+            | UploadError::ObjectMissing => Self::Conflict(body()),
+            UploadError::Storage(cause) => {
+                tracing::error!(error = %cause, "storage request failed");
+                Self::Unavailable(ErrorBody::new(
+                    err.code(),
+                    "storage is unavailable, try again later",
+                ))
+            }
+            UploadError::Db(cause) => {
+                tracing::error!(error = %cause, "database request failed");
+                Self::Internal(ErrorBody::new(err.code(), "internal error"))
+            }
+        }
+    }
+}
+
+/// Gives errors raised outside our handlers (unknown routes, request parsing, missing
+/// credentials) the same `{code, message}` shape. Our own responses pass through untouched.
+pub async fn render_error(err: poem::Error) -> Response {
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let (code, message) = match status {
+        StatusCode::UNAUTHORIZED => ("missing-token", "a bearer token is required".to_owned()),
+        StatusCode::NOT_FOUND => ("not-found", "no such resource".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", err.to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", err.to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", err.to_string()),
+        s if s.is_client_error() => ("invalid-request", err.to_string()),
+        _ => {
+            tracing::error!(error = %err, "unhandled error");
+            ("internal", "internal error".to_owned())
+        }
+    };
+    let mut response = poem::web::Json(serde_json::json!({"code": code, "message": message}))
+        .with_status(status)
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            "WWW-Authenticate",
+            BEARER_CHALLENGE.parse().expect("valid header"),
+        );
+    }
+    response
+}

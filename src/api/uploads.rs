@@ -1,0 +1,233 @@
+//! `/api/uploads`: declare, sign, resume, complete, abort and read uploads.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::error::ApiError;
+use super::models::{PartUrlView, StoredPartView, UploadView};
+use super::security::BearerAuth;
+use crate::app::AppState;
+use crate::uploads::{Declaration, PageRequest};
+
+/// A declaration of an upload.
+#[derive(Object, Debug)]
+pub struct CreateUploadRequest {
+    /// Original file name, as the user chose it (1-255 bytes, no path).
+    pub filename: String,
+    /// Exact size in bytes.
+    pub size: i64,
+    /// Media type of the file; must be in the service's allow-list (`video/*` by default).
+    pub content_type: String,
+    /// Title shown on the platform (1-200 characters).
+    pub title: String,
+    /// Free-form JSON object kept with the upload (8 KiB at most).
+    pub metadata: Option<Value>,
+}
+
+#[derive(Object, Debug)]
+pub struct SignPartsRequest {
+    /// Part numbers to sign (1 to 1000 of them, each within the plan).
+    pub part_numbers: Vec<u32>,
+}
+
+#[derive(Object, Debug)]
+pub struct PartUrls {
+    pub parts: Vec<PartUrlView>,
+}
+
+#[derive(Object, Debug)]
+pub struct StoredParts {
+    pub parts: Vec<StoredPartView>,
+}
+
+#[derive(Object, Debug)]
+pub struct CompletedPart {
+    pub part_number: u32,
+    /// The ETag storage returned for the part's PUT.
+    pub etag: String,
+}
+
+#[derive(Object, Debug)]
+pub struct CompleteUploadRequest {
+    /// The parts to assemble. When omitted, the parts storage holds are used.
+    pub parts: Option<Vec<CompletedPart>>,
+}
+
+#[derive(Object, Debug)]
+pub struct UploadPage {
+    /// The caller's uploads, newest first.
+    pub items: Vec<UploadView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum CreatedResponse {
+    /// The intent is recorded; upload the bytes through `parts`.
+    #[oai(status = 201)]
+    Created(Json<UploadView>, #[oai(header = "Location")] String),
+}
+
+pub struct UploadsApi;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+#[OpenApi(tag = "ApiTags::Uploads")]
+impl UploadsApi {
+    /// Declare an upload
+    ///
+    /// Records the intent and returns presigned URLs: one PUT for small files, S3 multipart
+    /// parts (each signed for its exact size) for large ones.
+    #[oai(path = "/api/uploads", method = "post", operation_id = "createUpload")]
+    async fn create(
+        &self,
+        auth: BearerAuth,
+        state: Data<&Arc<AppState>>,
+        body: Json<CreateUploadRequest>,
+    ) -> Result<CreatedResponse, ApiError> {
+        let Json(body) = body;
+        let declaration = Declaration {
+            filename: body.filename,
+            size: body.size,
+            content_type: body.content_type,
+            title: body.title,
+            metadata: body.metadata,
+        };
+        let created = state.uploads.create(&auth.0, declaration).await?;
+        let location = format!("/api/uploads/{}", created.upload.id);
+        let mut view = UploadView::from(created.upload);
+        view.parts = Some(created.parts.into_iter().map(Into::into).collect());
+        Ok(CreatedResponse::Created(Json(view), location))
+    }
+
+    /// List your uploads
+    ///
+    /// Newest first, `limit` per page (1-100, default 20).
+    #[oai(path = "/api/uploads", method = "get", operation_id = "listUploads")]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        state: Data<&Arc<AppState>>,
+        limit: Query<Option<i64>>,
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<UploadPage> {
+        let page = state
+            .uploads
+            .list(
+                &auth.0,
+                PageRequest {
+                    limit: limit.0,
+                    cursor: cursor.0,
+                },
+            )
+            .await?;
+        Ok(Json(UploadPage {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        }))
+    }
+
+    /// Get an upload
+    #[oai(path = "/api/uploads/:id", method = "get", operation_id = "getUpload")]
+    async fn get(
+        &self,
+        auth: BearerAuth,
+        state: Data<&Arc<AppState>>,
+        id: Path<Uuid>,
+    ) -> ApiResult<UploadView> {
+        Ok(Json(state.uploads.get(&auth.0, id.0).await?.into()))
+    }
+
+    /// Sign parts again
+    ///
+    /// Fresh presigned URLs for the given parts: to resume, or when earlier URLs expired.
+    #[oai(
+        path = "/api/uploads/:id/parts",
+        method = "post",
+        operation_id = "signParts"
+    )]
+    async fn sign_parts(
+        &self,
+        auth: BearerAuth,
+        state: Data<&Arc<AppState>>,
+        id: Path<Uuid>,
+        body: Json<SignPartsRequest>,
+    ) -> ApiResult<PartUrls> {
+        let signed = state
+            .uploads
+            .sign_parts(&auth.0, id.0, &body.0.part_numbers)
+            .await?;
+        Ok(Json(PartUrls {
+            parts: signed.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// List uploaded parts
+    ///
+    /// The parts storage already holds, so a client can resume after a reload.
+    #[oai(
+        path = "/api/uploads/:id/parts",
+        method = "get",
+        operation_id = "listParts"
+    )]
+    async fn list_parts(
+        &self,
+        auth: BearerAuth,
+        state: Data<&Arc<AppState>>,
+        id: Path<Uuid>,
+    ) -> ApiResult<StoredParts> {
+        let parts = state.uploads.stored_parts(&auth.0, id.0).await?;
+        Ok(Json(StoredParts {
+            parts: parts.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Complete an upload
+    ///
+    /// Assembles the parts and confirms the object against the declaration. An object that
+    /// does not match is deleted and the upload `rejected`. Completing twice is harmless.
+    #[oai(
+        path = "/api/uploads/:id/complete",
+        method = "post",
+        operation_id = "completeUpload"
+    )]
+    async fn complete(
+        &self,
+        auth: BearerAuth,
+        state: Data<&Arc<AppState>>,
+        id: Path<Uuid>,
+        body: Json<Option<CompleteUploadRequest>>,
+    ) -> ApiResult<UploadView> {
+        let parts = body
+            .0
+            .and_then(|b| b.parts)
+            .map(|parts| parts.into_iter().map(|p| (p.part_number, p.etag)).collect());
+        Ok(Json(
+            state.uploads.complete(&auth.0, id.0, parts).await?.into(),
+        ))
+    }
+
+    /// Abort an upload
+    ///
+    /// Discards the parts uploaded so far; the upload becomes `aborted`.
+    #[oai(
+        path = "/api/uploads/:id",
+        method = "delete",
+        operation_id = "abortUpload"
+    )]
+    async fn abort(
+        &self,
+        auth: BearerAuth,
+        state: Data<&Arc<AppState>>,
+        id: Path<Uuid>,
+    ) -> ApiResult<UploadView> {
+        Ok(Json(state.uploads.abort(&auth.0, id.0).await?.into()))
+    }
+}

@@ -1,0 +1,229 @@
+//! Bearer JWTs -> the owner of an upload. HS256 tokens from the platform's auth service
+//! (`sub`, `user_id`, `exp`, `iat`, `token_type: "access"`), or RS256/ES256 from an identity
+//! provider's public key.
+
+use std::fmt;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{Map, Value};
+
+use crate::config::{AuthSettings, JwtAlgorithm};
+
+/// Who owns an upload: the value of the configured owner claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner(String);
+
+impl Owner {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("a bearer token is required")]
+    Missing,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is invalid: {0}")]
+    Invalid(String),
+}
+
+impl AuthError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing-token",
+            Self::Expired => "token-expired",
+            Self::Invalid(_) => "invalid-token",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("auth configuration: {0}")]
+pub struct AuthConfigError(String);
+
+/// Verifies tokens and, with a shared secret, issues them for local use.
+#[derive(Clone)]
+pub struct Authenticator {
+    decoding: DecodingKey,
+    validation: Validation,
+    owner_claim: String,
+    encoding: Option<EncodingKey>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("algorithms", &self.validation.algorithms)
+            .field("owner_claim", &self.owner_claim)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    pub fn new(settings: &AuthSettings) -> Result<Self, AuthConfigError> {
+        let bad =
+            |what: &str, e: jsonwebtoken::errors::Error| AuthConfigError(format!("{what}: {e}"));
+        let (algorithm, decoding, encoding) = match settings.algorithm {
+            JwtAlgorithm::Hs256 => {
+                let secret = settings.secret.expose().as_bytes();
+                (
+                    Algorithm::HS256,
+                    DecodingKey::from_secret(secret).map_err(|e| bad("UC_JWT_SECRET", e))?,
+                    Some(EncodingKey::from_secret(secret).map_err(|e| bad("UC_JWT_SECRET", e))?),
+                )
+            }
+            JwtAlgorithm::Rs256 => {
+                let pem = public_key_pem(settings)?;
+                let key =
+                    DecodingKey::from_rsa_pem(&pem).map_err(|e| bad("RS256 public key", e))?;
+                (Algorithm::RS256, key, None)
+            }
+            JwtAlgorithm::Es256 => {
+                let pem = public_key_pem(settings)?;
+                let key = DecodingKey::from_ec_pem(&pem).map_err(|e| bad("ES256 public key", e))?;
+                (Algorithm::ES256, key, None)
+            }
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = 30;
+        validation.set_required_spec_claims(&["exp"]);
+        match &settings.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(iss) = &settings.issuer {
+            validation.set_issuer(&[iss]);
+        }
+        Ok(Self {
+            decoding,
+            validation,
+            owner_claim: settings.owner_claim.clone(),
+            encoding,
+        })
+    }
+
+    /// The owner named by a valid token.
+    pub fn verify(&self, token: &str) -> Result<Owner, AuthError> {
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::ExpiredSignature => AuthError::Expired,
+                    _ => AuthError::Invalid(e.to_string()),
+                })?;
+        let claims = data.claims;
+        // The platform also issues refresh tokens with the same key; only access tokens upload.
+        if let Some(kind) = claims.get("token_type")
+            && kind.as_str() != Some("access")
+        {
+            return Err(AuthError::Invalid("not an access token".into()));
+        }
+        match claims.get(&self.owner_claim) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(Owner::new(s.clone())),
+            Some(Value::Number(n)) => Ok(Owner::new(n.to_string())),
+            _ => Err(AuthError::Invalid(format!(
+                "claim {:?} is missing or empty",
+                self.owner_claim
+            ))),
+        }
+    }
+
+    /// An HS256 access token shaped like the platform's, for local use and tests.
+    pub fn issue(&self, sub: &str, user_id: i64, ttl_secs: u64) -> Result<String, AuthConfigError> {
+        let key = self.encoding.as_ref().ok_or_else(|| {
+            AuthConfigError("tokens can only be issued with an HS256 secret".into())
+        })?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = serde_json::json!({
+            "sub": sub,
+            "user_id": user_id,
+            "iat": now,
+            "exp": now + ttl_secs,
+            "token_type": "access",
+        });
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
+            .map_err(|e| AuthConfigError(e.to_string()))
+    }
+}
+
+fn public_key_pem(settings: &AuthSettings) -> Result<Vec<u8>, AuthConfigError> {
+    if let Some(pem) = &settings.public_key {
+        return Ok(pem.as_bytes().to_vec());
+    }
+    let path = settings.public_key_file.as_ref().ok_or_else(|| {
+        AuthConfigError("UC_JWT_PUBLIC_KEY or UC_JWT_PUBLIC_KEY_FILE is required".into())
+    })?;
+    std::fs::read(path).map_err(|e| AuthConfigError(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn settings(secret: &str) -> AuthSettings {
+        AuthSettings {
+            algorithm: JwtAlgorithm::Hs256,
+            secret: Secret::new(secret),
+            public_key: None,
+            public_key_file: None,
+            issuer: None,
+            audience: None,
+            owner_claim: "sub".into(),
+        }
+    }
+
+    #[test]
+    fn issued_tokens_verify_to_their_subject() {
+        let auth = Authenticator::new(&settings("s3cret")).unwrap();
+        let token = auth.issue("ana@example.com", 7, 900).unwrap();
+        assert_eq!(auth.verify(&token).unwrap().as_str(), "ana@example.com");
+    }
+
+    #[test]
+    fn tokens_signed_with_another_secret_are_invalid() {
+        let ours = Authenticator::new(&settings("s3cret")).unwrap();
+        let theirs = Authenticator::new(&settings("other")).unwrap();
+        let token = theirs.issue("ana@example.com", 7, 900).unwrap();
+        assert_eq!(ours.verify(&token).unwrap_err().code(), "invalid-token");
+        assert_eq!(
+            ours.verify("not-a-jwt").unwrap_err().code(),
+            "invalid-token"
+        );
+    }
+
+    #[test]
+    fn refresh_tokens_are_refused() {
+        let auth = Authenticator::new(&settings("s3cret")).unwrap();
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = serde_json::json!({"sub": "a", "exp": now + 60, "token_type": "refresh"});
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"s3cret").unwrap(),
+        )
+        .unwrap();
+        assert!(auth.verify(&token).is_err());
+    }
+
+    #[test]
+    fn a_configured_owner_claim_is_used() {
+        let mut s = settings("s3cret");
+        s.owner_claim = "user_id".into();
+        let auth = Authenticator::new(&s).unwrap();
+        let token = auth.issue("ana@example.com", 42, 900).unwrap();
+        assert_eq!(auth.verify(&token).unwrap().as_str(), "42");
+    }
+}

@@ -1,0 +1,348 @@
+//! Typed settings, read from `UC_*` environment variables (or the matching flags), with defaults
+//! that match the local stack started by `make run`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+
+/// A value that must never be printed: `Debug` and `Display` show a placeholder.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Everything the service needs to run.
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    #[command(flatten)]
+    pub http: HttpSettings,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub storage: StorageSettings,
+    #[command(flatten)]
+    pub auth: AuthSettings,
+    #[command(flatten)]
+    pub policy: UploadPolicy,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct HttpSettings {
+    /// Address the HTTP server binds to.
+    #[arg(long = "listen", env = "UC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(
+        long = "shutdown-grace",
+        env = "UC_SHUTDOWN_GRACE_SECS",
+        default_value_t = 20
+    )]
+    pub shutdown_grace_secs: u64,
+
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long = "log-format", env = "UC_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseSettings {
+    /// PostgreSQL connection URL.
+    #[arg(
+        long = "database-url",
+        env = "UC_DATABASE_URL",
+        default_value = "postgres://postgres:postgres@127.0.0.1:5432/upload_coordinator",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub url: Secret,
+
+    /// Maximum connections in the pool.
+    #[arg(
+        long = "database-pool-size",
+        env = "UC_DATABASE_POOL_SIZE",
+        default_value_t = 16
+    )]
+    pub pool_size: usize,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct StorageSettings {
+    /// S3 endpoint the service talks to.
+    #[arg(
+        long = "s3-endpoint",
+        env = "UC_S3_ENDPOINT",
+        default_value = "http://127.0.0.1:8333"
+    )]
+    pub endpoint: String,
+
+    /// S3 endpoint clients reach, used in presigned URLs (defaults to UC_S3_ENDPOINT).
+    #[arg(long = "s3-public-endpoint", env = "UC_S3_PUBLIC_ENDPOINT")]
+    pub public_endpoint: Option<String>,
+
+    /// Bucket that receives uploads.
+    #[arg(long = "s3-bucket", env = "UC_S3_BUCKET", default_value = "videos")]
+    pub bucket: String,
+
+    /// Region used to sign requests.
+    #[arg(long = "s3-region", env = "UC_S3_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// Access key id.
+    #[arg(
+        long = "s3-access-key",
+        env = "UC_S3_ACCESS_KEY",
+        default_value = "uc-dev-access"
+    )]
+    pub access_key: String,
+
+    /// Secret access key.
+    #[arg(
+        long = "s3-secret-key",
+        env = "UC_S3_SECRET_KEY",
+        default_value = "uc-dev-secret",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub secret_key: Secret,
+
+    /// Path-style addressing (`endpoint/bucket/key`), which MinIO and SeaweedFS need.
+    #[arg(long = "s3-path-style", env = "UC_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub path_style: bool,
+}
+
+impl StorageSettings {
+    pub fn public_endpoint(&self) -> &str {
+        self.public_endpoint.as_deref().unwrap_or(&self.endpoint)
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct AuthSettings {
+    /// Signature algorithm of accepted tokens: HS256, RS256 or ES256.
+    #[arg(
+        long = "jwt-algorithm",
+        env = "UC_JWT_ALGORITHM",
+        default_value = "HS256"
+    )]
+    pub algorithm: JwtAlgorithm,
+
+    /// Shared secret for HS256 tokens (the platform's auth service signs with it).
+    #[arg(
+        long = "jwt-secret",
+        env = "UC_JWT_SECRET",
+        default_value = "dev-jwt-secret",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub secret: Secret,
+
+    /// PEM public key for RS256/ES256 tokens (the key itself).
+    #[arg(
+        long = "jwt-public-key",
+        env = "UC_JWT_PUBLIC_KEY",
+        hide_env_values = true
+    )]
+    pub public_key: Option<String>,
+
+    /// File holding the PEM public key for RS256/ES256 tokens.
+    #[arg(long = "jwt-public-key-file", env = "UC_JWT_PUBLIC_KEY_FILE")]
+    pub public_key_file: Option<std::path::PathBuf>,
+
+    /// Required `iss` claim, if set.
+    #[arg(long = "jwt-issuer", env = "UC_JWT_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// Required `aud` claim, if set.
+    #[arg(long = "jwt-audience", env = "UC_JWT_AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// Claim naming the owner of an upload.
+    #[arg(
+        long = "jwt-owner-claim",
+        env = "UC_JWT_OWNER_CLAIM",
+        default_value = "sub"
+    )]
+    pub owner_claim: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum JwtAlgorithm {
+    Hs256,
+    Rs256,
+    Es256,
+}
+
+/// What uploads the service accepts and how it plans them.
+#[derive(Args, Clone, Debug)]
+pub struct UploadPolicy {
+    /// Largest accepted upload, in bytes (default 5 GiB).
+    #[arg(long = "max-upload-size", env = "UC_MAX_UPLOAD_SIZE", default_value_t = 5 * 1024 * 1024 * 1024)]
+    pub max_upload_size: u64,
+
+    /// Comma-separated content types accepted; `type/*` matches a whole family.
+    #[arg(
+        long = "allowed-content-types",
+        env = "UC_ALLOWED_CONTENT_TYPES",
+        default_value = "video/*",
+        value_delimiter = ','
+    )]
+    pub allowed_content_types: Vec<String>,
+
+    /// Uploads up to this size use one presigned PUT; larger ones use multipart.
+    #[arg(long = "multipart-threshold", env = "UC_MULTIPART_THRESHOLD", default_value_t = 8 * 1024 * 1024)]
+    pub multipart_threshold: u64,
+
+    /// Target part size for multipart uploads (raised when a file would need over 10,000 parts).
+    #[arg(long = "part-size", env = "UC_PART_SIZE", default_value_t = 8 * 1024 * 1024)]
+    pub part_size: u64,
+
+    /// How many part URLs the create call returns at most; the rest come from `/parts`.
+    #[arg(
+        long = "presign-batch",
+        env = "UC_PRESIGN_BATCH",
+        default_value_t = 100
+    )]
+    pub presign_batch: u32,
+
+    /// Lifetime of presigned URLs, in seconds.
+    #[arg(
+        long = "presign-ttl",
+        env = "UC_PRESIGN_TTL_SECS",
+        default_value_t = 900
+    )]
+    pub presign_ttl_secs: u64,
+
+    /// How long an intent may stay pending before it expires, in seconds.
+    #[arg(long = "upload-ttl", env = "UC_UPLOAD_TTL_SECS", default_value_t = 24 * 3600)]
+    pub upload_ttl_secs: u64,
+
+    /// Prefix of the object keys the server generates.
+    #[arg(long = "key-prefix", env = "UC_KEY_PREFIX", default_value = "uploads")]
+    pub key_prefix: String,
+}
+
+impl UploadPolicy {
+    pub fn presign_ttl(&self) -> Duration {
+        Duration::from_secs(self.presign_ttl_secs)
+    }
+
+    pub fn upload_ttl(&self) -> Duration {
+        Duration::from_secs(self.upload_ttl_secs)
+    }
+}
+
+/// Settings problems found before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Checks relations between settings that clap cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        let policy = &self.policy;
+        if policy.part_size < crate::domain::MIN_PART_SIZE {
+            return invalid(format!(
+                "UC_PART_SIZE must be at least {} bytes (S3's minimum part size)",
+                crate::domain::MIN_PART_SIZE
+            ));
+        }
+        if policy.max_upload_size > crate::domain::MAX_OBJECT_SIZE {
+            return invalid(format!(
+                "UC_MAX_UPLOAD_SIZE must be at most {} bytes (S3's largest object)",
+                crate::domain::MAX_OBJECT_SIZE
+            ));
+        }
+        if policy.multipart_threshold > crate::domain::MAX_SINGLE_PUT_SIZE {
+            return invalid("UC_MULTIPART_THRESHOLD must be at most 5 GiB".into());
+        }
+        if policy.presign_batch == 0 {
+            return invalid("UC_PRESIGN_BATCH must be at least 1".into());
+        }
+        if !(1..=7 * 24 * 3600).contains(&policy.presign_ttl_secs) {
+            return invalid("UC_PRESIGN_TTL_SECS must be between 1 and 604800 (7 days)".into());
+        }
+        if policy.upload_ttl_secs == 0 {
+            return invalid("UC_UPLOAD_TTL_SECS must be positive".into());
+        }
+        if policy
+            .allowed_content_types
+            .iter()
+            .all(|t| t.trim().is_empty())
+        {
+            return invalid("UC_ALLOWED_CONTENT_TYPES must name at least one type".into());
+        }
+        if self.database.pool_size == 0 {
+            return invalid("UC_DATABASE_POOL_SIZE must be at least 1".into());
+        }
+        for (name, endpoint) in [
+            ("UC_S3_ENDPOINT", self.storage.endpoint.as_str()),
+            ("UC_S3_PUBLIC_ENDPOINT", self.storage.public_endpoint()),
+        ] {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return invalid(format!(
+                    "{name} must be an http:// or https:// URL, got {endpoint:?}"
+                ));
+            }
+        }
+        if self.auth.algorithm == JwtAlgorithm::Hs256 && self.auth.secret.expose().is_empty() {
+            return invalid("UC_JWT_SECRET must not be empty".into());
+        }
+        if self.auth.algorithm != JwtAlgorithm::Hs256
+            && self.auth.public_key.is_none()
+            && self.auth.public_key_file.is_none()
+        {
+            return invalid(
+                "UC_JWT_PUBLIC_KEY or UC_JWT_PUBLIC_KEY_FILE is required for RS256/ES256".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+        assert_eq!(secret.expose(), "hunter2");
+    }
+}

@@ -1,0 +1,52 @@
+//! PostgreSQL: the connection pool, migrations, and one module of SQL per table.
+
+mod migrations;
+pub mod uploads;
+
+pub use migrations::migrate;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use crate::config::DatabaseSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database: {0}")]
+    Query(#[from] tokio_postgres::Error),
+    #[error("database URL: {0}")]
+    Url(String),
+    #[error("stored row is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// Builds the pool without connecting; the first checkout connects.
+pub fn pool(settings: &DatabaseSettings) -> Result<Pool, DbError> {
+    let config: tokio_postgres::Config = settings
+        .url
+        .expose()
+        .parse()
+        .map_err(|e: tokio_postgres::Error| DbError::Url(e.to_string()))?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(settings.pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(std::time::Duration::from_secs(5)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .build()
+        .map_err(|e| DbError::Url(e.to_string()))
+}
+
+/// Whether the database answers a trivial query.
+pub async fn ping(pool: &Pool) -> Result<(), DbError> {
+    pool.get().await?.simple_query("SELECT 1").await?;
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! SQL for the `uploads` table. Every status change is conditional on the current status, so a
+//! second caller racing the first changes nothing.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::DbError;
+use crate::domain::{PartPlan, Upload, UploadStatus};
+
+const COLUMNS: &str = "id, owner, title, filename, content_type, size, bucket, key, \
+     storage_upload_id, multipart, part_size, part_count, status, reason, etag, metadata, \
+     created_at, updated_at, expires_at, confirmed_at";
+
+fn from_row(row: &Row) -> Result<Upload, DbError> {
+    let status: String = row.get("status");
+    let size: i64 = row.get("size");
+    let part_size: i64 = row.get("part_size");
+    let part_count: i32 = row.get("part_count");
+    Ok(Upload {
+        id: row.get("id"),
+        owner: row.get("owner"),
+        title: row.get("title"),
+        filename: row.get("filename"),
+        content_type: row.get("content_type"),
+        bucket: row.get("bucket"),
+        key: row.get("key"),
+        storage_upload_id: row.get("storage_upload_id"),
+        plan: PartPlan::from_stored(
+            size as u64,
+            part_size as u64,
+            part_count as u32,
+            row.get("multipart"),
+        ),
+        status: status
+            .parse::<UploadStatus>()
+            .map_err(|e| DbError::Corrupt(e.to_string()))?,
+        reason: row.get("reason"),
+        etag: row.get("etag"),
+        metadata: row.get("metadata"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        expires_at: row.get("expires_at"),
+        confirmed_at: row.get("confirmed_at"),
+    })
+}
+
+fn one(row: Option<Row>) -> Result<Option<Upload>, DbError> {
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn insert(db: &impl GenericClient, upload: &Upload) -> Result<(), DbError> {
+    db.execute(
+        "INSERT INTO uploads (id, owner, title, filename, content_type, size, bucket, key, \
+             storage_upload_id, multipart, part_size, part_count, status, metadata, \
+             created_at, updated_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)",
+        &[
+            &upload.id,
+            &upload.owner,
+            &upload.title,
+            &upload.filename,
+            &upload.content_type,
+            &(upload.plan.size as i64),
+            &upload.bucket,
+            &upload.key,
+            &upload.storage_upload_id,
+            &upload.plan.multipart,
+            &(upload.plan.part_size as i64),
+            &(upload.plan.part_count as i32),
+            &upload.status.as_str(),
+            &upload.metadata,
+            &upload.created_at,
+            &upload.expires_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn find(db: &impl GenericClient, id: Uuid) -> Result<Option<Upload>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM uploads WHERE id = $1");
+    one(db.query_opt(&sql, &[&id]).await?)
+}
+
+pub async fn find_owned(
+    db: &impl GenericClient,
+    id: Uuid,
+    owner: &str,
+) -> Result<Option<Upload>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM uploads WHERE id = $1 AND owner = $2");
+    one(db.query_opt(&sql, &[&id, &owner]).await?)
+}
+
+pub async fn find_by_key(
+    db: &impl GenericClient,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Upload>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM uploads WHERE bucket = $1 AND key = $2");
+    one(db.query_opt(&sql, &[&bucket, &key]).await?)
+}
+
+/// Position in a newest-first listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// The owner's uploads, newest first, strictly after `after` when given.
+pub async fn list_owned(
+    db: &impl GenericClient,
+    owner: &str,
+    after: Option<ListCursor>,
+    limit: i64,
+) -> Result<Vec<Upload>, DbError> {
+    let rows = match after {
+        None => {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM uploads WHERE owner = $1 \
+                 ORDER BY created_at DESC, id DESC LIMIT $2"
+            );
+            db.query(&sql, &[&owner, &limit]).await?
+        }
+        Some(cursor) => {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM uploads WHERE owner = $1 AND (created_at, id) < ($2, $3) \
+                 ORDER BY created_at DESC, id DESC LIMIT $4"
+            );
+            db.query(&sql, &[&owner, &cursor.created_at, &cursor.id, &limit])
+                .await?
+        }
+    };
+    rows.iter().map(from_row).collect()
+}
+
+/// `pending` -> `uploaded`. Returns the updated upload, or `None` when it was not pending.
+pub async fn mark_uploaded(
+    db: &impl GenericClient,
+    id: Uuid,
+    etag: Option<&str>,
+) -> Result<Option<Upload>, DbError> {
+    let sql = format!(
+        "UPDATE uploads SET status = 'uploaded', etag = $2, confirmed_at = now(), updated_at = now() \
+         WHERE id = $1 AND status = 'pending' RETURNING {COLUMNS}"
+    );
+    one(db.query_opt(&sql, &[&id, &etag]).await?)
+}
+
+/// `pending` -> a terminal status (`aborted`, `expired`, `rejected`) with a reason.
+/// Returns the updated upload, or `None` when it was not pending.
+pub async fn mark_abandoned(
+    db: &impl GenericClient,
+    id: Uuid,
+    status: UploadStatus,
+    reason: &str,
+) -> Result<Option<Upload>, DbError> {
+    debug_assert!(status.is_abandoned());
+    let sql = format!(
+        "UPDATE uploads SET status = $2, reason = $3, updated_at = now() \
+         WHERE id = $1 AND status = 'pending' RETURNING {COLUMNS}"
+    );
+    one(db
+        .query_opt(&sql, &[&id, &status.as_str(), &reason])
+        .await?)
+}

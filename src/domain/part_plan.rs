@@ -1,0 +1,126 @@
+use super::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE};
+
+/// How an upload's bytes are split: one PUT, or S3 multipart parts of `part_size` bytes
+/// (the last part takes the remainder).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartPlan {
+    pub size: u64,
+    pub part_size: u64,
+    pub part_count: u32,
+    pub multipart: bool,
+}
+
+/// One part of a plan: its number (from 1) and exact length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlannedPart {
+    pub number: u32,
+    pub size: u64,
+}
+
+impl PartPlan {
+    /// Plans `size` bytes: a single PUT up to `multipart_threshold`, otherwise parts of
+    /// `target_part_size`, grown (in whole MiB) when the file would need more than 10,000 parts.
+    pub fn new(size: u64, multipart_threshold: u64, target_part_size: u64) -> Self {
+        if size <= multipart_threshold {
+            return Self {
+                size,
+                part_size: size,
+                part_count: 1,
+                multipart: false,
+            };
+        }
+        const MIB: u64 = 1024 * 1024;
+        let smallest_fitting = size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
+        let part_size = target_part_size
+            .max(smallest_fitting)
+            .clamp(MIN_PART_SIZE, MAX_PART_SIZE);
+        Self {
+            size,
+            part_size,
+            part_count: size.div_ceil(part_size) as u32,
+            multipart: true,
+        }
+    }
+
+    /// Rebuilds a plan from stored columns.
+    pub fn from_stored(size: u64, part_size: u64, part_count: u32, multipart: bool) -> Self {
+        Self {
+            size,
+            part_size,
+            part_count,
+            multipart,
+        }
+    }
+
+    pub fn contains(&self, number: u32) -> bool {
+        (1..=self.part_count).contains(&number)
+    }
+
+    /// The part numbered `number`, if the plan has it.
+    pub fn part(&self, number: u32) -> Option<PlannedPart> {
+        if !self.contains(number) {
+            return None;
+        }
+        let offset = u64::from(number - 1) * self.part_size;
+        Some(PlannedPart {
+            number,
+            size: self.part_size.min(self.size - offset),
+        })
+    }
+
+    pub fn parts(&self) -> impl Iterator<Item = PlannedPart> + '_ {
+        (1..=self.part_count).filter_map(|n| self.part(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn small_files_are_one_put_of_their_exact_size() {
+        let plan = PartPlan::new(MIB, 8 * MIB, 8 * MIB);
+        assert!(!plan.multipart);
+        assert_eq!(plan.part_count, 1);
+        assert_eq!(plan.part(1).unwrap().size, MIB);
+        assert!(plan.part(2).is_none());
+    }
+
+    #[test]
+    fn parts_add_up_to_the_file_and_only_the_last_is_short() {
+        let size = 100 * 1000 * 1000;
+        let plan = PartPlan::new(size, 8 * MIB, 8 * MIB);
+        assert!(plan.multipart);
+        assert_eq!(plan.part_count, 12);
+        let parts: Vec<_> = plan.parts().collect();
+        assert_eq!(parts.iter().map(|p| p.size).sum::<u64>(), size);
+        assert!(parts[..11].iter().all(|p| p.size == 8 * MIB));
+        assert!(parts[11].size < 8 * MIB);
+    }
+
+    #[test]
+    fn huge_files_grow_the_part_size_to_stay_within_ten_thousand_parts() {
+        let size = 5 * 1024 * 1024 * MIB; // 5 TiB
+        let plan = PartPlan::new(size, 8 * MIB, 8 * MIB);
+        assert!(u64::from(plan.part_count) <= MAX_PARTS);
+        assert_eq!(plan.part_size % MIB, 0);
+        assert!(plan.part_size >= MIN_PART_SIZE);
+    }
+
+    #[test]
+    fn parts_are_never_below_the_s3_minimum() {
+        let plan = PartPlan::new(20 * MIB, MIB, MIB);
+        assert_eq!(plan.part_size, MIN_PART_SIZE);
+        assert_eq!(plan.part_count, 4);
+    }
+
+    #[test]
+    fn numbers_outside_the_plan_are_not_parts() {
+        let plan = PartPlan::new(20 * MIB, 8 * MIB, 8 * MIB);
+        assert!(!plan.contains(0));
+        assert!(plan.contains(3));
+        assert!(!plan.contains(4));
+    }
+}

@@ -1,0 +1,13 @@
+//! upload-coordinator: coordinates uploads that go straight from clients to S3-compatible
+//! storage. The service never touches the bytes; it records intents, presigns URLs, confirms
+//! objects and hands confirmed uploads on for processing.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod storage;
+pub mod telemetry;
+pub mod uploads;

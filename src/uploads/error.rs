@@ -1,0 +1,72 @@
+use crate::db::DbError;
+use crate::domain::{InvalidInput, UploadStatus};
+use crate::storage::StorageError;
+
+/// Why an upload use case did not succeed. Client mistakes carry a stable code; the HTTP layer
+/// maps each variant to a status once.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    #[error("no such upload")]
+    NotFound,
+    #[error("part numbers outside the plan of {part_count} parts: {numbers:?}")]
+    InvalidPartNumbers { numbers: Vec<u32>, part_count: u32 },
+    #[error("ask for 1 to {max} distinct part numbers at a time")]
+    PartRequestSize { max: usize },
+    #[error("the upload is {0}, not pending")]
+    NotPending(UploadStatus),
+    #[error("parts not uploaded yet: {0:?}")]
+    PartsMissing(Vec<u32>),
+    #[error("part {number} holds {actual} bytes, the plan says {expected}")]
+    PartSizeMismatch {
+        number: u32,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("storage refused the parts: {0}")]
+    InvalidPart(String),
+    #[error("the object has not been uploaded yet")]
+    ObjectMissing,
+    #[error("the cursor is not one this service issued")]
+    InvalidCursor,
+    #[error("limit must be between 1 and {max}")]
+    InvalidLimit { max: i64 },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<deadpool_postgres::PoolError> for UploadError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Self::Db(err.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for UploadError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::Db(err.into())
+    }
+}
+
+impl UploadError {
+    /// The stable, kebab-case code clients can match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(invalid) => invalid.code(),
+            Self::NotFound => "upload-not-found",
+            Self::InvalidPartNumbers { .. } => "invalid-part-number",
+            Self::PartRequestSize { .. } => "invalid-part-request",
+            Self::NotPending(_) => "upload-not-pending",
+            Self::PartsMissing(_) => "parts-missing",
+            Self::PartSizeMismatch { .. } => "part-size-mismatch",
+            Self::InvalidPart(_) => "invalid-part",
+            Self::ObjectMissing => "object-missing",
+            Self::InvalidCursor => "invalid-cursor",
+            Self::InvalidLimit { .. } => "invalid-limit",
+            Self::Storage(_) => "storage-unavailable",
+            Self::Db(_) => "internal",
+        }
+    }
+}

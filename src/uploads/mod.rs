@@ -1,0 +1,465 @@
+//! The upload use cases: declare, sign, list parts, complete, abort, read. No HTTP types here;
+//! the API layers (native, and later Uppy-compatible) call these.
+
+mod confirm;
+mod error;
+mod listing;
+
+pub use error::UploadError;
+pub use listing::{Page, PageRequest};
+
+use std::collections::BTreeSet;
+
+use chrono::{SubsecRound, Utc};
+use deadpool_postgres::Pool;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::auth::Owner;
+use crate::config::UploadPolicy;
+use crate::db;
+use crate::domain::{
+    ContentType, Filename, NewUpload, PartPlan, PlannedPart, Title, Upload, UploadSize,
+    UploadStatus,
+};
+use crate::storage::{PresignedUrl, Storage, StoredPart};
+
+/// At most this many part URLs per signing request.
+pub const MAX_PARTS_PER_REQUEST: usize = 1000;
+
+/// What a client declares, as received.
+#[derive(Clone, Debug)]
+pub struct Declaration {
+    pub filename: String,
+    pub size: i64,
+    pub content_type: String,
+    pub title: String,
+    pub metadata: Option<Value>,
+}
+
+/// A presigned URL for one planned part.
+#[derive(Clone, Debug)]
+pub struct SignedPart {
+    pub part: PlannedPart,
+    pub url: PresignedUrl,
+}
+
+/// A new intent and the first batch of URLs to upload it.
+#[derive(Clone, Debug)]
+pub struct CreatedUpload {
+    pub upload: Upload,
+    pub parts: Vec<SignedPart>,
+}
+
+/// The use cases, over the database and storage they coordinate.
+#[derive(Clone)]
+pub struct Uploads {
+    db: Pool,
+    storage: Storage,
+    policy: UploadPolicy,
+}
+
+impl Uploads {
+    pub fn new(db: Pool, storage: Storage, policy: UploadPolicy) -> Self {
+        Self {
+            db,
+            storage,
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> &UploadPolicy {
+        &self.policy
+    }
+
+    fn parse(&self, declaration: Declaration) -> Result<NewUpload, UploadError> {
+        Ok(NewUpload {
+            filename: Filename::parse(&declaration.filename)?,
+            title: Title::parse(&declaration.title)?,
+            content_type: ContentType::parse(
+                &declaration.content_type,
+                &self.policy.allowed_content_types,
+            )?,
+            size: UploadSize::parse(declaration.size, self.policy.max_upload_size)?,
+            metadata: NewUpload::parse_metadata(declaration.metadata)?,
+        })
+    }
+
+    /// Records an intent, starts the multipart upload when the plan needs one, and signs the
+    /// first batch of part URLs. The key is ours, never the client's.
+    pub async fn create(
+        &self,
+        owner: &Owner,
+        declaration: Declaration,
+    ) -> Result<CreatedUpload, UploadError> {
+        let new = self.parse(declaration)?;
+        let id = Uuid::now_v7();
+        let key = format!(
+            "{}/{}/{}",
+            self.policy.key_prefix.trim_matches('/'),
+            id,
+            new.filename.key_safe()
+        );
+        let plan = PartPlan::new(
+            new.size.get(),
+            self.policy.multipart_threshold,
+            self.policy.part_size,
+        );
+        let storage_upload_id = if plan.multipart {
+            Some(
+                self.storage
+                    .create_multipart(&key, new.content_type.as_str())
+                    .await?,
+            )
+        } else {
+            None
+        };
+        // Microseconds, as PostgreSQL stores them, so what we return equals what we read back.
+        let now = Utc::now().trunc_subsecs(6);
+        let upload = Upload {
+            id,
+            owner: owner.as_str().to_owned(),
+            title: new.title.as_str().to_owned(),
+            filename: new.filename.as_str().to_owned(),
+            content_type: new.content_type.as_str().to_owned(),
+            bucket: self.storage.bucket().to_owned(),
+            key,
+            storage_upload_id,
+            plan,
+            status: UploadStatus::Pending,
+            reason: None,
+            etag: None,
+            metadata: new.metadata,
+            created_at: now,
+            updated_at: now,
+            expires_at: now + self.policy.upload_ttl(),
+            confirmed_at: None,
+        };
+        let client = self.db.get().await?;
+        if let Err(err) = db::uploads::insert(&client, &upload).await {
+            if let Some(upload_id) = &upload.storage_upload_id
+                && let Err(abort) = self.storage.abort_multipart(&upload.key, upload_id).await
+            {
+                tracing::warn!(error = %abort, "could not abort the multipart upload of a failed intent");
+            }
+            return Err(err.into());
+        }
+        drop(client);
+        let first_batch: Vec<u32> = (1..=plan.part_count.min(self.policy.presign_batch)).collect();
+        let parts = self.sign(&upload, &first_batch).await?;
+        tracing::info!(upload_id = %upload.id, owner = %owner, size = plan.size, parts = plan.part_count, "upload declared");
+        Ok(CreatedUpload { upload, parts })
+    }
+
+    pub async fn get(&self, owner: &Owner, id: Uuid) -> Result<Upload, UploadError> {
+        let client = self.db.get().await?;
+        db::uploads::find_owned(&client, id, owner.as_str())
+            .await?
+            .ok_or(UploadError::NotFound)
+    }
+
+    async fn get_pending(&self, owner: &Owner, id: Uuid) -> Result<Upload, UploadError> {
+        let upload = self.get(owner, id).await?;
+        match upload.status {
+            UploadStatus::Pending => Ok(upload),
+            other => Err(UploadError::NotPending(other)),
+        }
+    }
+
+    /// Fresh URLs for the given parts (resuming, or replacing expired URLs).
+    pub async fn sign_parts(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        numbers: &[u32],
+    ) -> Result<Vec<SignedPart>, UploadError> {
+        let distinct: BTreeSet<u32> = numbers.iter().copied().collect();
+        if distinct.is_empty() || distinct.len() > MAX_PARTS_PER_REQUEST {
+            return Err(UploadError::PartRequestSize {
+                max: MAX_PARTS_PER_REQUEST,
+            });
+        }
+        let upload = self.get_pending(owner, id).await?;
+        let outside: Vec<u32> = distinct
+            .iter()
+            .copied()
+            .filter(|n| !upload.plan.contains(*n))
+            .collect();
+        if !outside.is_empty() {
+            return Err(UploadError::InvalidPartNumbers {
+                numbers: outside,
+                part_count: upload.plan.part_count,
+            });
+        }
+        let numbers: Vec<u32> = distinct.into_iter().collect();
+        self.sign(&upload, &numbers).await
+    }
+
+    async fn sign(&self, upload: &Upload, numbers: &[u32]) -> Result<Vec<SignedPart>, UploadError> {
+        let ttl = self.policy.presign_ttl();
+        let mut signed = Vec::with_capacity(numbers.len());
+        for part in numbers.iter().filter_map(|n| upload.plan.part(*n)) {
+            let url = match &upload.storage_upload_id {
+                Some(upload_id) => {
+                    self.storage
+                        .presign_part(&upload.key, upload_id, part.number, part.size, ttl)
+                        .await?
+                }
+                None => {
+                    self.storage
+                        .presign_put(&upload.key, &upload.content_type, part.size, ttl)
+                        .await?
+                }
+            };
+            signed.push(SignedPart { part, url });
+        }
+        Ok(signed)
+    }
+
+    /// The parts storage already holds, so a client can resume.
+    pub async fn stored_parts(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+    ) -> Result<Vec<StoredPart>, UploadError> {
+        let upload = self.get_pending(owner, id).await?;
+        match &upload.storage_upload_id {
+            Some(upload_id) => Ok(self.storage.list_parts(&upload.key, upload_id).await?),
+            None => Ok(self
+                .storage
+                .head(&upload.key)
+                .await?
+                .map(|object| StoredPart {
+                    number: 1,
+                    etag: object.etag.unwrap_or_default(),
+                    size: object.size,
+                })
+                .into_iter()
+                .collect()),
+        }
+    }
+
+    /// Assembles a multipart upload (from the client's part list, or from what storage holds)
+    /// and confirms it. Completing an upload that is already confirmed returns it unchanged.
+    pub async fn complete(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        parts: Option<Vec<(u32, String)>>,
+    ) -> Result<Upload, UploadError> {
+        let upload = self.get(owner, id).await?;
+        if upload.status.is_confirmed() {
+            return Ok(upload);
+        }
+        if upload.status != UploadStatus::Pending {
+            return Err(UploadError::NotPending(upload.status));
+        }
+        if let Some(upload_id) = &upload.storage_upload_id {
+            let parts = match parts {
+                Some(given) => check_given_parts(&upload.plan, given)?,
+                None => {
+                    let stored = self.storage.list_parts(&upload.key, upload_id).await;
+                    match stored {
+                        Ok(stored) => check_stored_parts(&upload.plan, &stored)?,
+                        // Already assembled (a concurrent or interrupted complete): confirm below.
+                        Err(crate::storage::StorageError::NoSuchUpload) => Vec::new(),
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+            };
+            if !parts.is_empty() {
+                match self
+                    .storage
+                    .complete_multipart(&upload.key, upload_id, &parts)
+                    .await
+                {
+                    Ok(()) | Err(crate::storage::StorageError::NoSuchUpload) => {}
+                    Err(crate::storage::StorageError::InvalidPart(msg)) => {
+                        return Err(UploadError::InvalidPart(msg));
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        }
+        self.confirm(upload).await
+    }
+
+    /// Abandons a pending upload: its multipart upload (or stray object) is removed and the
+    /// intent marked `aborted`. Aborting twice is harmless.
+    pub async fn abort(&self, owner: &Owner, id: Uuid) -> Result<Upload, UploadError> {
+        let upload = self.get(owner, id).await?;
+        match upload.status {
+            UploadStatus::Aborted => return Ok(upload),
+            UploadStatus::Pending => {}
+            other => return Err(UploadError::NotPending(other)),
+        }
+        let client = self.db.get().await?;
+        let aborted = db::uploads::mark_abandoned(
+            &client,
+            upload.id,
+            UploadStatus::Aborted,
+            "aborted by the client",
+        )
+        .await?;
+        let Some(aborted) = aborted else {
+            // Confirmed or ended by someone else in the meantime: report what it is now.
+            let now = self.get(owner, id).await?;
+            return match now.status {
+                UploadStatus::Aborted => Ok(now),
+                other => Err(UploadError::NotPending(other)),
+            };
+        };
+        match &upload.storage_upload_id {
+            Some(upload_id) => self.storage.abort_multipart(&upload.key, upload_id).await?,
+            None => self.storage.delete(&upload.key).await?,
+        }
+        tracing::info!(upload_id = %upload.id, "upload aborted");
+        Ok(aborted)
+    }
+}
+
+/// The client's part list, checked against the plan: every planned part exactly once.
+fn check_given_parts(
+    plan: &PartPlan,
+    given: Vec<(u32, String)>,
+) -> Result<Vec<(u32, String)>, UploadError> {
+    let outside: Vec<u32> = given
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !plan.contains(*n))
+        .collect();
+    if !outside.is_empty() {
+        return Err(UploadError::InvalidPartNumbers {
+            numbers: outside,
+            part_count: plan.part_count,
+        });
+    }
+    let mut parts = given;
+    parts.sort_by_key(|(n, _)| *n);
+    parts.dedup_by_key(|(n, _)| *n);
+    let present: BTreeSet<u32> = parts.iter().map(|(n, _)| *n).collect();
+    let missing: Vec<u32> = plan
+        .parts()
+        .map(|p| p.number)
+        .filter(|n| !present.contains(n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(UploadError::PartsMissing(missing));
+    }
+    Ok(parts)
+}
+
+/// What storage holds, checked against the plan: every part present with its planned size.
+fn check_stored_parts(
+    plan: &PartPlan,
+    stored: &[StoredPart],
+) -> Result<Vec<(u32, String)>, UploadError> {
+    let missing: Vec<u32> = plan
+        .parts()
+        .map(|p| p.number)
+        .filter(|n| !stored.iter().any(|s| s.number == *n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(UploadError::PartsMissing(missing));
+    }
+    for part in plan.parts() {
+        let held = stored.iter().find(|s| s.number == part.number);
+        if let Some(held) = held
+            && held.size != part.size
+        {
+            return Err(UploadError::PartSizeMismatch {
+                number: part.number,
+                expected: part.size,
+                actual: held.size,
+            });
+        }
+    }
+    Ok(stored
+        .iter()
+        .filter(|s| plan.contains(s.number))
+        .map(|s| (s.number, s.etag.clone()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+
+    fn plan() -> PartPlan {
+        PartPlan::new(20 * MIB, 8 * MIB, 8 * MIB)
+    }
+
+    #[test]
+    fn a_part_list_missing_a_part_is_refused_with_the_missing_numbers() {
+        let given = vec![(1, "a".to_owned()), (3, "c".to_owned())];
+        match check_given_parts(&plan(), given) {
+            Err(UploadError::PartsMissing(missing)) => assert_eq!(missing, vec![2]),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_part_list_naming_parts_outside_the_plan_is_refused() {
+        let given = vec![
+            (1, "a".into()),
+            (2, "b".into()),
+            (3, "c".into()),
+            (9, "x".into()),
+        ];
+        assert!(matches!(
+            check_given_parts(&plan(), given),
+            Err(UploadError::InvalidPartNumbers { .. })
+        ));
+    }
+
+    #[test]
+    fn stored_parts_of_the_wrong_size_are_refused() {
+        let stored = vec![
+            StoredPart {
+                number: 1,
+                etag: "a".into(),
+                size: 8 * MIB,
+            },
+            StoredPart {
+                number: 2,
+                etag: "b".into(),
+                size: 7 * MIB,
+            },
+            StoredPart {
+                number: 3,
+                etag: "c".into(),
+                size: 4 * MIB,
+            },
+        ];
+        assert!(matches!(
+            check_stored_parts(&plan(), &stored),
+            Err(UploadError::PartSizeMismatch { number: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn complete_stored_parts_become_the_part_list() {
+        let stored = vec![
+            StoredPart {
+                number: 1,
+                etag: "a".into(),
+                size: 8 * MIB,
+            },
+            StoredPart {
+                number: 2,
+                etag: "b".into(),
+                size: 8 * MIB,
+            },
+            StoredPart {
+                number: 3,
+                etag: "c".into(),
+                size: 4 * MIB,
+            },
+        ];
+        let parts = check_stored_parts(&plan(), &stored).unwrap();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[2], (3, "c".to_owned()));
+    }
+}
