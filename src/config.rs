@@ -346,3 +346,24 @@ mod tests {
         assert_eq!(secret.expose(), "hunter2");
     }
 }
+
+/// Parses settings from flags alone (the environment still fills what the flags leave out),
+/// for tests and embedding.
+#[derive(clap::Parser)]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    pub fn from_flags<I, T>(flags: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        let args = std::iter::once(std::ffi::OsString::from("upload-coordinator"))
+            .chain(flags.into_iter().map(Into::into));
+        SettingsOnly::try_parse_from(args).map(|only| only.settings)
+    }
+}

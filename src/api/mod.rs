@@ -8,7 +8,9 @@ pub mod uploads;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route};
+use poem::http::HeaderValue;
+use poem::http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use poem::{Endpoint, EndpointExt, Request, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::app::AppState;
@@ -47,6 +49,20 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .nest("/", service)
+        .before(empty_body_is_json)
         .data(state)
         .catch_all_error(error::render_error)
+}
+
+/// A POST without a body (`curl -X POST .../complete`) reads as an empty JSON body, so
+/// operations whose body is optional accept it instead of answering 415.
+async fn empty_body_is_json(mut req: Request) -> poem::Result<Request> {
+    let headers = req.headers();
+    let empty = headers.get(CONTENT_LENGTH).is_none_or(|len| len == "0")
+        && !headers.contains_key(TRANSFER_ENCODING);
+    if empty && !headers.contains_key(CONTENT_TYPE) {
+        req.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    Ok(req)
 }
