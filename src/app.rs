@@ -11,11 +11,21 @@ use deadpool_postgres::Pool;
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
 use crate::auth::Authenticator;
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
+use crate::intake::EventIntake;
+use crate::intake::consumer::Consumer;
+use crate::intake::results::ResultIntake;
+use crate::jobs::relay::Relay;
+use crate::jobs::{JobEncoder, topology};
+use crate::metrics::Metrics;
 use crate::storage::Storage;
+use crate::sweeper::Sweeper;
 use crate::uploads::Uploads;
-use crate::{api, db};
+use crate::{api, broker, db};
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -23,13 +33,18 @@ pub struct AppState {
     pub storage: Storage,
     pub auth: Authenticator,
     pub uploads: Uploads,
+    pub metrics: Arc<Metrics>,
+    pub webhook_intake: EventIntake,
+    pub webhook_token: Secret,
+    pub internal_token: Secret,
 }
 
 pub struct Application {
     acceptor: TcpAcceptor,
     local_addr: SocketAddr,
     state: Arc<AppState>,
-    shutdown_grace: Duration,
+    settings: Settings,
+    relay_wake: Arc<Notify>,
 }
 
 /// Where a database URL points, without its credentials, for error messages.
@@ -83,18 +98,31 @@ impl Application {
             .first()
             .and_then(|addr| addr.as_socket_addr().copied())
             .context("the listener has no socket address")?;
-        let uploads = Uploads::new(pool.clone(), storage.clone(), settings.policy.clone());
+        check_broker(&settings).await?;
+        let relay_wake = Arc::new(Notify::new());
+        let metrics = Arc::new(Metrics::new());
+        let uploads = Uploads::new(
+            pool.clone(),
+            storage.clone(),
+            settings.policy.clone(),
+            relay_wake.clone(),
+        );
         let state = Arc::new(AppState {
             db: pool,
             storage,
             auth,
+            webhook_intake: EventIntake::new(uploads.clone(), metrics.clone(), "webhook"),
             uploads,
+            metrics,
+            webhook_token: settings.events.webhook_token.clone(),
+            internal_token: settings.jobs.internal_token.clone(),
         });
         Ok(Self {
             acceptor,
             local_addr,
             state,
-            shutdown_grace: Duration::from_secs(settings.http.shutdown_grace_secs),
+            settings,
+            relay_wake,
         })
     }
 
@@ -106,17 +134,139 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves and runs the background workers until `shutdown` resolves, then lets in-flight
+    /// requests and messages finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let grace = Duration::from_secs(self.settings.http.shutdown_grace_secs);
+        let (stop, stopped) = watch::channel(false);
+        let mut workers = self.spawn_workers(stopped);
         tracing::info!(addr = %self.local_addr, "listening");
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(
-                api::routes(self.state),
-                shutdown,
-                Some(self.shutdown_grace),
-            )
-            .await
+        let served = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(api::routes(self.state), shutdown, Some(grace))
+            .await;
+        let _ = stop.send(true);
+        let drained = tokio::time::timeout(grace, async {
+            while workers.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("background workers did not stop within the grace period");
+        }
+        served
     }
+
+    fn spawn_workers(&self, stopped: watch::Receiver<bool>) -> JoinSet<()> {
+        let settings = &self.settings;
+        let state = &self.state;
+        let mut workers = JoinSet::new();
+        if settings.jobs.relay {
+            workers.spawn(db::listen::wake_on_notify(
+                settings.database.url.clone(),
+                db::outbox::CHANNEL,
+                self.relay_wake.clone(),
+                stopped.clone(),
+            ));
+            let relay = Relay {
+                db: state.db.clone(),
+                broker_url: settings.broker.url.clone(),
+                settings: settings.jobs.clone(),
+                encoder: JobEncoder::new(&settings.jobs),
+                wake: self.relay_wake.clone(),
+                metrics: state.metrics.clone(),
+            };
+            workers.spawn(relay.run(stopped.clone()));
+        }
+        if settings.events.amqp {
+            let events = settings.events.clone();
+            let consumer = Consumer {
+                name: "storage-events",
+                url: settings.broker.url.clone(),
+                queue: events.queue.clone(),
+                prefetch: events.prefetch,
+                handler: EventIntake::new(state.uploads.clone(), state.metrics.clone(), "amqp"),
+            };
+            workers.spawn(consumer.run(
+                move |channel| {
+                    let events = events.clone();
+                    async move {
+                        topology::declare_events(&channel, &events).await?;
+                        Ok(channel)
+                    }
+                },
+                stopped.clone(),
+            ));
+        }
+        if !settings.jobs.results_queue.is_empty() {
+            let queue = settings.jobs.results_queue.clone();
+            let consumer = Consumer {
+                name: "results",
+                url: settings.broker.url.clone(),
+                queue: queue.clone(),
+                prefetch: 16,
+                handler: ResultIntake {
+                    uploads: state.uploads.clone(),
+                },
+            };
+            workers.spawn(consumer.run(
+                move |channel| {
+                    let queue = queue.clone();
+                    async move {
+                        topology::declare_results(&channel, &queue).await?;
+                        Ok(channel)
+                    }
+                },
+                stopped.clone(),
+            ));
+        }
+        if settings.sweeper.enabled {
+            let sweeper = Sweeper {
+                db: state.db.clone(),
+                uploads: state.uploads.clone(),
+                settings: settings.sweeper.clone(),
+                metrics: state.metrics.clone(),
+            };
+            workers.spawn(sweeper.run(stopped));
+        }
+        workers
+    }
+}
+
+/// Fails fast when RabbitMQ is needed but unreachable, or refuses our topology (a queue
+/// declared elsewhere with other arguments, say). Later outages are survived by reconnecting.
+async fn check_broker(settings: &Settings) -> anyhow::Result<()> {
+    let needed =
+        settings.jobs.relay || settings.events.amqp || !settings.jobs.results_queue.is_empty();
+    if !needed {
+        return Ok(());
+    }
+    let location = broker::location(&settings.broker.url);
+    let connection = broker::connect(&settings.broker.url, "startup-check")
+        .await
+        .with_context(|| format!("cannot reach RabbitMQ at {location}"))?;
+    let channel = connection.create_channel().await?;
+    if settings.jobs.relay && settings.jobs.declare_topology {
+        topology::declare_jobs(&channel, &settings.jobs)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot declare the job exchange {:?} and queue {:?} \
+                     (set UC_JOB_DECLARE_TOPOLOGY=false if the worker owns them)",
+                    settings.jobs.exchange, settings.jobs.queue
+                )
+            })?;
+    }
+    if settings.events.amqp {
+        topology::declare_events(&channel, &settings.events)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot declare the storage event exchange {:?}",
+                    settings.events.exchange
+                )
+            })?;
+    }
+    let _ = connection.close(200, "startup check done".into()).await;
+    Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -49,16 +49,30 @@ pub struct Settings {
     pub auth: AuthSettings,
     #[command(flatten)]
     pub policy: UploadPolicy,
+    #[command(flatten)]
+    pub broker: BrokerSettings,
+    #[command(flatten)]
+    pub events: EventSettings,
+    #[command(flatten)]
+    pub jobs: JobSettings,
+    #[command(flatten)]
+    pub sweeper: SweeperSettings,
 }
 
 #[derive(Args, Clone, Debug)]
 pub struct HttpSettings {
     /// Address the HTTP server binds to.
-    #[arg(long = "listen", env = "UC_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        id = "listen",
+        long = "listen",
+        env = "UC_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: SocketAddr,
 
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(
+        id = "shutdown-grace",
         long = "shutdown-grace",
         env = "UC_SHUTDOWN_GRACE_SECS",
         default_value_t = 20
@@ -66,7 +80,12 @@ pub struct HttpSettings {
     pub shutdown_grace_secs: u64,
 
     /// Log format: `text` for people, `json` for log collectors.
-    #[arg(long = "log-format", env = "UC_LOG_FORMAT", default_value = "text")]
+    #[arg(
+        id = "log-format",
+        long = "log-format",
+        env = "UC_LOG_FORMAT",
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -80,6 +99,7 @@ pub enum LogFormat {
 pub struct DatabaseSettings {
     /// PostgreSQL connection URL.
     #[arg(
+        id = "database-url",
         long = "database-url",
         env = "UC_DATABASE_URL",
         default_value = "postgres://postgres:postgres@127.0.0.1:5432/upload_coordinator",
@@ -90,6 +110,7 @@ pub struct DatabaseSettings {
 
     /// Maximum connections in the pool.
     #[arg(
+        id = "database-pool-size",
         long = "database-pool-size",
         env = "UC_DATABASE_POOL_SIZE",
         default_value_t = 16
@@ -101,6 +122,7 @@ pub struct DatabaseSettings {
 pub struct StorageSettings {
     /// S3 endpoint the service talks to.
     #[arg(
+        id = "s3-endpoint",
         long = "s3-endpoint",
         env = "UC_S3_ENDPOINT",
         default_value = "http://127.0.0.1:8333"
@@ -108,19 +130,34 @@ pub struct StorageSettings {
     pub endpoint: String,
 
     /// S3 endpoint clients reach, used in presigned URLs (defaults to UC_S3_ENDPOINT).
-    #[arg(long = "s3-public-endpoint", env = "UC_S3_PUBLIC_ENDPOINT")]
+    #[arg(
+        id = "s3-public-endpoint",
+        long = "s3-public-endpoint",
+        env = "UC_S3_PUBLIC_ENDPOINT"
+    )]
     pub public_endpoint: Option<String>,
 
     /// Bucket that receives uploads.
-    #[arg(long = "s3-bucket", env = "UC_S3_BUCKET", default_value = "videos")]
+    #[arg(
+        id = "s3-bucket",
+        long = "s3-bucket",
+        env = "UC_S3_BUCKET",
+        default_value = "videos"
+    )]
     pub bucket: String,
 
     /// Region used to sign requests.
-    #[arg(long = "s3-region", env = "UC_S3_REGION", default_value = "us-east-1")]
+    #[arg(
+        id = "s3-region",
+        long = "s3-region",
+        env = "UC_S3_REGION",
+        default_value = "us-east-1"
+    )]
     pub region: String,
 
     /// Access key id.
     #[arg(
+        id = "s3-access-key",
         long = "s3-access-key",
         env = "UC_S3_ACCESS_KEY",
         default_value = "uc-dev-access"
@@ -129,6 +166,7 @@ pub struct StorageSettings {
 
     /// Secret access key.
     #[arg(
+        id = "s3-secret-key",
         long = "s3-secret-key",
         env = "UC_S3_SECRET_KEY",
         default_value = "uc-dev-secret",
@@ -138,7 +176,7 @@ pub struct StorageSettings {
     pub secret_key: Secret,
 
     /// Path-style addressing (`endpoint/bucket/key`), which MinIO and SeaweedFS need.
-    #[arg(long = "s3-path-style", env = "UC_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(id = "s3-path-style", long = "s3-path-style", env = "UC_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
     pub path_style: bool,
 }
 
@@ -152,6 +190,7 @@ impl StorageSettings {
 pub struct AuthSettings {
     /// Signature algorithm of accepted tokens: HS256, RS256 or ES256.
     #[arg(
+        id = "jwt-algorithm",
         long = "jwt-algorithm",
         env = "UC_JWT_ALGORITHM",
         default_value = "HS256"
@@ -160,6 +199,7 @@ pub struct AuthSettings {
 
     /// Shared secret for HS256 tokens (the platform's auth service signs with it).
     #[arg(
+        id = "jwt-secret",
         long = "jwt-secret",
         env = "UC_JWT_SECRET",
         default_value = "dev-jwt-secret",
@@ -170,6 +210,7 @@ pub struct AuthSettings {
 
     /// PEM public key for RS256/ES256 tokens (the key itself).
     #[arg(
+        id = "jwt-public-key",
         long = "jwt-public-key",
         env = "UC_JWT_PUBLIC_KEY",
         hide_env_values = true
@@ -177,19 +218,24 @@ pub struct AuthSettings {
     pub public_key: Option<String>,
 
     /// File holding the PEM public key for RS256/ES256 tokens.
-    #[arg(long = "jwt-public-key-file", env = "UC_JWT_PUBLIC_KEY_FILE")]
+    #[arg(
+        id = "jwt-public-key-file",
+        long = "jwt-public-key-file",
+        env = "UC_JWT_PUBLIC_KEY_FILE"
+    )]
     pub public_key_file: Option<std::path::PathBuf>,
 
     /// Required `iss` claim, if set.
-    #[arg(long = "jwt-issuer", env = "UC_JWT_ISSUER")]
+    #[arg(id = "jwt-issuer", long = "jwt-issuer", env = "UC_JWT_ISSUER")]
     pub issuer: Option<String>,
 
     /// Required `aud` claim, if set.
-    #[arg(long = "jwt-audience", env = "UC_JWT_AUDIENCE")]
+    #[arg(id = "jwt-audience", long = "jwt-audience", env = "UC_JWT_AUDIENCE")]
     pub audience: Option<String>,
 
     /// Claim naming the owner of an upload.
     #[arg(
+        id = "jwt-owner-claim",
         long = "jwt-owner-claim",
         env = "UC_JWT_OWNER_CLAIM",
         default_value = "sub"
@@ -209,11 +255,12 @@ pub enum JwtAlgorithm {
 #[derive(Args, Clone, Debug)]
 pub struct UploadPolicy {
     /// Largest accepted upload, in bytes (default 5 GiB).
-    #[arg(long = "max-upload-size", env = "UC_MAX_UPLOAD_SIZE", default_value_t = 5 * 1024 * 1024 * 1024)]
+    #[arg(id = "max-upload-size", long = "max-upload-size", env = "UC_MAX_UPLOAD_SIZE", default_value_t = 5 * 1024 * 1024 * 1024)]
     pub max_upload_size: u64,
 
     /// Comma-separated content types accepted; `type/*` matches a whole family.
     #[arg(
+        id = "allowed-content-types",
         long = "allowed-content-types",
         env = "UC_ALLOWED_CONTENT_TYPES",
         default_value = "video/*",
@@ -222,15 +269,16 @@ pub struct UploadPolicy {
     pub allowed_content_types: Vec<String>,
 
     /// Uploads up to this size use one presigned PUT; larger ones use multipart.
-    #[arg(long = "multipart-threshold", env = "UC_MULTIPART_THRESHOLD", default_value_t = 8 * 1024 * 1024)]
+    #[arg(id = "multipart-threshold", long = "multipart-threshold", env = "UC_MULTIPART_THRESHOLD", default_value_t = 8 * 1024 * 1024)]
     pub multipart_threshold: u64,
 
     /// Target part size for multipart uploads (raised when a file would need over 10,000 parts).
-    #[arg(long = "part-size", env = "UC_PART_SIZE", default_value_t = 8 * 1024 * 1024)]
+    #[arg(id = "part-size", long = "part-size", env = "UC_PART_SIZE", default_value_t = 8 * 1024 * 1024)]
     pub part_size: u64,
 
     /// How many part URLs the create call returns at most; the rest come from `/parts`.
     #[arg(
+        id = "presign-batch",
         long = "presign-batch",
         env = "UC_PRESIGN_BATCH",
         default_value_t = 100
@@ -239,6 +287,7 @@ pub struct UploadPolicy {
 
     /// Lifetime of presigned URLs, in seconds.
     #[arg(
+        id = "presign-ttl",
         long = "presign-ttl",
         env = "UC_PRESIGN_TTL_SECS",
         default_value_t = 900
@@ -246,11 +295,16 @@ pub struct UploadPolicy {
     pub presign_ttl_secs: u64,
 
     /// How long an intent may stay pending before it expires, in seconds.
-    #[arg(long = "upload-ttl", env = "UC_UPLOAD_TTL_SECS", default_value_t = 24 * 3600)]
+    #[arg(id = "upload-ttl", long = "upload-ttl", env = "UC_UPLOAD_TTL_SECS", default_value_t = 24 * 3600)]
     pub upload_ttl_secs: u64,
 
     /// Prefix of the object keys the server generates.
-    #[arg(long = "key-prefix", env = "UC_KEY_PREFIX", default_value = "uploads")]
+    #[arg(
+        id = "key-prefix",
+        long = "key-prefix",
+        env = "UC_KEY_PREFIX",
+        default_value = "uploads"
+    )]
     pub key_prefix: String,
 }
 
@@ -262,6 +316,257 @@ impl UploadPolicy {
     pub fn upload_ttl(&self) -> Duration {
         Duration::from_secs(self.upload_ttl_secs)
     }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct BrokerSettings {
+    /// RabbitMQ URL: storage events come in and processing jobs go out here.
+    #[arg(
+        id = "amqp-url",
+        long = "amqp-url",
+        env = "UC_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub url: Secret,
+}
+
+/// How storage events reach the service.
+#[derive(Args, Clone, Debug)]
+pub struct EventSettings {
+    /// Consume storage events from RabbitMQ (MinIO/RustFS AMQP targets, AWS via a bridge).
+    #[arg(id = "events-amqp", long = "events-amqp", env = "UC_EVENTS_AMQP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub amqp: bool,
+
+    /// Exchange storage publishes events to (declared as MinIO's AMQP target declares it).
+    #[arg(
+        id = "events-exchange",
+        long = "events-exchange",
+        env = "UC_EVENTS_EXCHANGE",
+        default_value = "storage-events"
+    )]
+    pub exchange: String,
+
+    /// Type of that exchange: fanout, direct or topic.
+    #[arg(
+        id = "events-exchange-type",
+        long = "events-exchange-type",
+        env = "UC_EVENTS_EXCHANGE_TYPE",
+        default_value = "fanout"
+    )]
+    pub exchange_type: ExchangeKind,
+
+    /// Binding key of our queue on that exchange (ignored by fanout exchanges).
+    #[arg(
+        id = "events-routing-key",
+        long = "events-routing-key",
+        env = "UC_EVENTS_ROUTING_KEY",
+        default_value = ""
+    )]
+    pub routing_key: String,
+
+    /// Our durable queue of storage events; `<queue>.dlq` receives what cannot be parsed.
+    #[arg(
+        id = "events-queue",
+        long = "events-queue",
+        env = "UC_EVENTS_QUEUE",
+        default_value = "upload-coordinator.storage-events"
+    )]
+    pub queue: String,
+
+    /// Events processed at once (AMQP prefetch).
+    #[arg(
+        id = "events-prefetch",
+        long = "events-prefetch",
+        env = "UC_EVENTS_PREFETCH",
+        default_value_t = 32
+    )]
+    pub prefetch: u16,
+
+    /// Bearer token storage must send to `POST /api/storage-events` (empty disables the webhook).
+    #[arg(
+        id = "events-webhook-token",
+        long = "events-webhook-token",
+        env = "UC_EVENTS_WEBHOOK_TOKEN",
+        default_value = "dev-webhook-token",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub webhook_token: Secret,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExchangeKind {
+    Fanout,
+    Direct,
+    Topic,
+}
+
+/// The processing job published for every confirmed upload.
+#[derive(Args, Clone, Debug)]
+pub struct JobSettings {
+    /// Message format: `celery` (protocol 2, for the platform's worker) or `json`.
+    #[arg(
+        id = "job-format",
+        long = "job-format",
+        env = "UC_JOB_FORMAT",
+        default_value = "celery"
+    )]
+    pub format: JobFormat,
+
+    /// Celery task name.
+    #[arg(
+        id = "job-task",
+        long = "job-task",
+        env = "UC_JOB_TASK",
+        default_value = "tasks.process_video.run"
+    )]
+    pub task: String,
+
+    /// Exchange jobs are published to (durable, direct).
+    #[arg(
+        id = "job-exchange",
+        long = "job-exchange",
+        env = "UC_JOB_EXCHANGE",
+        default_value = "video"
+    )]
+    pub exchange: String,
+
+    /// Routing key of published jobs.
+    #[arg(
+        id = "job-routing-key",
+        long = "job-routing-key",
+        env = "UC_JOB_ROUTING_KEY",
+        default_value = "video"
+    )]
+    pub routing_key: String,
+
+    /// Queue the worker consumes, declared and bound at startup.
+    #[arg(
+        id = "job-queue",
+        long = "job-queue",
+        env = "UC_JOB_QUEUE",
+        default_value = "video_tasks"
+    )]
+    pub queue: String,
+
+    /// Dead-letter exchange of the job queue.
+    #[arg(
+        id = "job-dead-letter-exchange",
+        long = "job-dead-letter-exchange",
+        env = "UC_JOB_DEAD_LETTER_EXCHANGE",
+        default_value = "video-dlx"
+    )]
+    pub dead_letter_exchange: String,
+
+    /// Queue that keeps dead-lettered jobs.
+    #[arg(
+        id = "job-dead-letter-queue",
+        long = "job-dead-letter-queue",
+        env = "UC_JOB_DEAD_LETTER_QUEUE",
+        default_value = "video.dlq"
+    )]
+    pub dead_letter_queue: String,
+
+    /// Declare the exchanges and queues above at startup (turn off where the worker owns them).
+    #[arg(id = "job-declare-topology", long = "job-declare-topology", env = "UC_JOB_DECLARE_TOPOLOGY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub declare_topology: bool,
+
+    /// What the job's input path holds; `{bucket}`, `{key}` and `{id}` are replaced.
+    #[arg(
+        id = "job-input-path",
+        long = "job-input-path",
+        env = "UC_JOB_INPUT_PATH",
+        default_value = "s3://{bucket}/{key}"
+    )]
+    pub input_path: String,
+
+    /// Run the outbox relay that publishes jobs (every replica may; they share the work).
+    #[arg(id = "outbox-relay", long = "outbox-relay", env = "UC_OUTBOX_RELAY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub relay: bool,
+
+    /// Seconds between outbox polls when no commit wakes the relay.
+    #[arg(
+        id = "outbox-poll",
+        long = "outbox-poll",
+        env = "UC_OUTBOX_POLL_SECS",
+        default_value_t = 2
+    )]
+    pub poll_secs: u64,
+
+    /// Queue where workers report results (`{"upload_id", "status": "processed"|"failed", ...}`);
+    /// empty disables it.
+    #[arg(
+        id = "results-queue",
+        long = "results-queue",
+        env = "UC_RESULTS_QUEUE",
+        default_value = "video_results"
+    )]
+    pub results_queue: String,
+
+    /// Bearer token for `POST /api/internal/uploads/{id}/result` (empty disables the endpoint).
+    #[arg(
+        id = "internal-token",
+        long = "internal-token",
+        env = "UC_INTERNAL_TOKEN",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub internal_token: Secret,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum JobFormat {
+    Celery,
+    Json,
+}
+
+/// The reconciler (confirms pending uploads whose object exists although no event came) and
+/// the reaper (expires abandoned intents).
+#[derive(Args, Clone, Debug)]
+pub struct SweeperSettings {
+    /// Run the sweepers (every replica may; they share the work).
+    #[arg(id = "sweepers", long = "sweepers", env = "UC_SWEEPERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enabled: bool,
+
+    /// Seconds between sweeps.
+    #[arg(
+        id = "sweep-interval",
+        long = "sweep-interval",
+        env = "UC_SWEEP_INTERVAL_SECS",
+        default_value_t = 30
+    )]
+    pub interval_secs: u64,
+
+    /// A pending upload is checked in storage once it is this many seconds old, and again
+    /// every interval after that.
+    #[arg(
+        id = "reconcile-after",
+        long = "reconcile-after",
+        env = "UC_RECONCILE_AFTER_SECS",
+        default_value_t = 60
+    )]
+    pub reconcile_after_secs: u64,
+
+    /// At most this many storage checks per second.
+    #[arg(
+        id = "reconcile-rate",
+        long = "reconcile-rate",
+        env = "UC_RECONCILE_RATE",
+        default_value_t = 20
+    )]
+    pub reconcile_rate: u32,
+
+    /// Uploads handled per sweep.
+    #[arg(
+        id = "sweep-batch",
+        long = "sweep-batch",
+        env = "UC_SWEEP_BATCH",
+        default_value_t = 100
+    )]
+    pub batch: i64,
 }
 
 /// Settings problems found before anything starts.
@@ -306,6 +611,21 @@ impl Settings {
             .all(|t| t.trim().is_empty())
         {
             return invalid("UC_ALLOWED_CONTENT_TYPES must name at least one type".into());
+        }
+        if self.sweeper.interval_secs == 0
+            || self.sweeper.reconcile_rate == 0
+            || self.sweeper.batch < 1
+        {
+            return invalid(
+                "UC_SWEEP_INTERVAL_SECS, UC_RECONCILE_RATE and UC_SWEEP_BATCH must be positive"
+                    .into(),
+            );
+        }
+        if self.jobs.poll_secs == 0 {
+            return invalid("UC_OUTBOX_POLL_SECS must be positive".into());
+        }
+        if self.events.prefetch == 0 {
+            return invalid("UC_EVENTS_PREFETCH must be at least 1".into());
         }
         if self.database.pool_size == 0 {
             return invalid("UC_DATABASE_POOL_SIZE must be at least 1".into());

@@ -5,9 +5,15 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod broker;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod events;
+pub mod intake;
+pub mod jobs;
+pub mod metrics;
 pub mod storage;
+pub mod sweeper;
 pub mod telemetry;
 pub mod uploads;

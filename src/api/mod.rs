@@ -1,7 +1,10 @@
 //! The HTTP API: one module per resource, combined into one OpenAPI service.
 
 pub mod error;
+mod events;
 mod health;
+mod internal;
+mod metrics;
 pub mod models;
 mod security;
 pub mod uploads;
@@ -19,13 +22,29 @@ use crate::app::AppState;
 pub enum ApiTags {
     /// Declare, upload, complete and track uploads.
     Uploads,
+    /// Storage's notifications (not for clients).
+    Events,
+    /// For processing workers (not for clients).
+    Internal,
     /// Probes for orchestrators.
     Health,
 }
 
-fn service() -> OpenApiService<(uploads::UploadsApi, health::HealthApi), ()> {
+type Apis = (
+    uploads::UploadsApi,
+    events::EventsApi,
+    internal::InternalApi,
+    health::HealthApi,
+);
+
+fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (uploads::UploadsApi, health::HealthApi),
+        (
+            uploads::UploadsApi,
+            events::EventsApi,
+            internal::InternalApi,
+            health::HealthApi,
+        ),
         "upload-coordinator",
         env!("CARGO_PKG_VERSION"),
     )
@@ -47,9 +66,11 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let docs = service.swagger_ui();
     Route::new()
         .at("/openapi.json", spec)
+        .at("/metrics", metrics::scrape)
         .nest("/docs", docs)
         .nest("/", service)
         .before(empty_body_is_json)
+        .around(metrics::observe)
         .data(state)
         .catch_all_error(error::render_error)
 }

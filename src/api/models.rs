@@ -102,6 +102,9 @@ pub struct UploadView {
     /// A pending upload not completed by then expires.
     pub expires_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
+    /// Where the worker put the processed output, once `processed`.
+    pub output_location: Option<String>,
+    pub processed_at: Option<DateTime<Utc>>,
     /// On creation: URLs for the first parts (all of them for most files). Ask
     /// `POST /api/uploads/{id}/parts` for the rest or for fresh ones.
     #[oai(skip_serializing_if_is_none)]
@@ -128,6 +131,8 @@ impl From<Upload> for UploadView {
             updated_at: upload.updated_at,
             expires_at: upload.expires_at,
             confirmed_at: upload.confirmed_at,
+            output_location: upload.output_location,
+            processed_at: upload.processed_at,
             parts: None,
         }
     }

@@ -205,12 +205,17 @@ impl UploadsApi {
         id: Path<Uuid>,
         body: Json<Option<CompleteUploadRequest>>,
     ) -> ApiResult<UploadView> {
+        let received_at = chrono::Utc::now();
         let parts = body
             .0
             .and_then(|b| b.parts)
             .map(|parts| parts.into_iter().map(|p| (p.part_number, p.etag)).collect());
         Ok(Json(
-            state.uploads.complete(&auth.0, id.0, parts).await?.into(),
+            state
+                .uploads
+                .complete(&auth.0, id.0, parts, received_at)
+                .await?
+                .into(),
         ))
     }
 

@@ -6,11 +6,18 @@ use deadpool_postgres::Pool;
 
 use super::DbError;
 
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "uploads",
-    include_str!("../../migrations/0001_uploads.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "uploads",
+        include_str!("../../migrations/0001_uploads.sql"),
+    ),
+    (
+        2,
+        "outbox",
+        include_str!("../../migrations/0002_outbox.sql"),
+    ),
+];
 
 /// Arbitrary constant shared by every replica ("ucmigrat").
 const LOCK_ID: i64 = 0x7563_6d69_6772_6174;

@@ -1,6 +1,8 @@
 //! PostgreSQL: the connection pool, migrations, and one module of SQL per table.
 
+pub mod listen;
 mod migrations;
+pub mod outbox;
 pub mod uploads;
 
 pub use migrations::migrate;

@@ -11,7 +11,7 @@ use crate::domain::{PartPlan, Upload, UploadStatus};
 
 const COLUMNS: &str = "id, owner, title, filename, content_type, size, bucket, key, \
      storage_upload_id, multipart, part_size, part_count, status, reason, etag, metadata, \
-     created_at, updated_at, expires_at, confirmed_at";
+     created_at, updated_at, expires_at, confirmed_at, output_location, processed_at";
 
 fn from_row(row: &Row) -> Result<Upload, DbError> {
     let status: String = row.get("status");
@@ -43,6 +43,8 @@ fn from_row(row: &Row) -> Result<Upload, DbError> {
         updated_at: row.get("updated_at"),
         expires_at: row.get("expires_at"),
         confirmed_at: row.get("confirmed_at"),
+        output_location: row.get("output_location"),
+        processed_at: row.get("processed_at"),
     })
 }
 
@@ -77,6 +79,19 @@ pub async fn insert(db: &impl GenericClient, upload: &Upload) -> Result<(), DbEr
     )
     .await?;
     Ok(())
+}
+
+pub(super) fn upload_from_row(row: &Row) -> Result<Upload, DbError> {
+    from_row(row)
+}
+
+/// The column list, prefixed with a table alias, for joins.
+pub(super) fn columns_of(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub async fn find(db: &impl GenericClient, id: Uuid) -> Result<Option<Upload>, DbError> {
@@ -165,4 +180,78 @@ pub async fn mark_abandoned(
     one(db
         .query_opt(&sql, &[&id, &status.as_str(), &reason])
         .await?)
+}
+
+/// `uploaded`/`processing` -> `processed` or `failed`, with the worker's output or error.
+/// Returns the updated upload, or `None` when it was in another status.
+pub async fn record_result(
+    db: &impl GenericClient,
+    id: Uuid,
+    status: UploadStatus,
+    output_location: Option<&str>,
+    error: Option<&str>,
+) -> Result<Option<Upload>, DbError> {
+    debug_assert!(matches!(
+        status,
+        UploadStatus::Processed | UploadStatus::Failed
+    ));
+    let sql = format!(
+        "UPDATE uploads SET status = $2, output_location = $3, reason = $4, processed_at = now(), \
+             updated_at = now() \
+         WHERE id = $1 AND status IN ('uploaded', 'processing') RETURNING {COLUMNS}"
+    );
+    one(db
+        .query_opt(&sql, &[&id, &status.as_str(), &output_location, &error])
+        .await?)
+}
+
+/// Claims up to `limit` pending uploads, older than `min_age_secs` and not checked in the last
+/// `recheck_secs`, for a storage check. The claim (`last_checked_at`) keeps other replicas off.
+pub async fn claim_for_reconcile(
+    db: &impl GenericClient,
+    min_age_secs: f64,
+    recheck_secs: f64,
+    limit: i64,
+) -> Result<Vec<Upload>, DbError> {
+    let sql = format!(
+        "UPDATE uploads SET last_checked_at = now() WHERE id IN ( \
+             SELECT id FROM uploads \
+             WHERE status = 'pending' AND expires_at > now() \
+               AND created_at < now() - make_interval(secs => $1) \
+               AND (last_checked_at IS NULL OR last_checked_at < now() - make_interval(secs => $2)) \
+             ORDER BY last_checked_at NULLS FIRST, created_at \
+             LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING {COLUMNS}"
+    );
+    let rows = db
+        .query(&sql, &[&min_age_secs, &recheck_secs, &limit])
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Claims up to `limit` pending uploads past their expiry (not claimed in the last
+/// `recheck_secs`).
+pub async fn claim_expired(
+    db: &impl GenericClient,
+    recheck_secs: f64,
+    limit: i64,
+) -> Result<Vec<Upload>, DbError> {
+    let sql = format!(
+        "UPDATE uploads SET last_checked_at = now() WHERE id IN ( \
+             SELECT id FROM uploads \
+             WHERE status = 'pending' AND expires_at <= now() \
+               AND (last_checked_at IS NULL OR last_checked_at < now() - make_interval(secs => $1)) \
+             ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         RETURNING {COLUMNS}"
+    );
+    let rows = db.query(&sql, &[&recheck_secs, &limit]).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// How many uploads are in each status.
+pub async fn count_by_status(db: &impl GenericClient) -> Result<Vec<(String, i64)>, DbError> {
+    let rows = db
+        .query("SELECT status, count(*) FROM uploads GROUP BY status", &[])
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }

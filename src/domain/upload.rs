@@ -25,4 +25,7 @@ pub struct Upload {
     pub updated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
+    /// Where the worker put its output, once `processed`.
+    pub output_location: Option<String>,
+    pub processed_at: Option<DateTime<Utc>>,
 }

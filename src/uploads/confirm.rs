@@ -1,11 +1,42 @@
 //! The one door every confirmation goes through (client `complete`, storage events, the
 //! reconciler): check the object in storage against the intent, then commit, idempotently.
+//! The commit that marks an upload `uploaded` also writes its processing job to the outbox.
+
+use chrono::{DateTime, Utc};
 
 use crate::db;
 use crate::domain::{ContentType, Upload, UploadStatus};
 use crate::storage::ObjectInfo;
 
 use super::{UploadError, Uploads};
+
+/// What a confirmation attempt found, for callers that count outcomes (event listeners).
+#[derive(Clone, Debug)]
+pub enum ConfirmOutcome {
+    /// The object matched; the upload is now `uploaded` and its job queued.
+    Confirmed(Upload),
+    /// The object did not match; it was deleted and the upload `rejected`.
+    Rejected(Upload),
+    /// The upload had already left `pending`; nothing changed.
+    Unchanged(Upload),
+}
+
+impl ConfirmOutcome {
+    pub fn upload(self) -> Upload {
+        match self {
+            Self::Confirmed(u) | Self::Rejected(u) | Self::Unchanged(u) => u,
+        }
+    }
+
+    /// A stable label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Confirmed(_) => "confirmed",
+            Self::Rejected(_) => "rejected",
+            Self::Unchanged(_) => "duplicate",
+        }
+    }
+}
 
 /// Why an object does not match its intent, if it does not.
 fn mismatch(upload: &Upload, object: &ObjectInfo) -> Option<String> {
@@ -27,50 +58,79 @@ fn mismatch(upload: &Upload, object: &ObjectInfo) -> Option<String> {
 
 impl Uploads {
     /// Confirms a pending upload whose object should now be in storage. An object that matches
-    /// moves the intent to `uploaded`; one that does not is deleted and the intent `rejected`.
-    /// Anything but `pending` is returned unchanged, so repeated calls are harmless.
-    pub async fn confirm(&self, upload: Upload) -> Result<Upload, UploadError> {
+    /// moves the intent to `uploaded` and queues its job; one that does not is deleted and the
+    /// intent `rejected`. Anything but `pending` is returned unchanged, so repeats are harmless.
+    /// `received_at` is when the triggering event or call reached us.
+    pub async fn confirm(
+        &self,
+        upload: Upload,
+        received_at: DateTime<Utc>,
+    ) -> Result<ConfirmOutcome, UploadError> {
         if upload.status != UploadStatus::Pending {
-            return Ok(upload);
+            return Ok(ConfirmOutcome::Unchanged(upload));
         }
         let object = self
             .storage
             .head(&upload.key)
             .await?
             .ok_or(UploadError::ObjectMissing)?;
-        let client = self.db.get().await?;
+        let mut client = self.db.get().await?;
         if let Some(reason) = mismatch(&upload, &object) {
             // Reject first so a racing confirmation cannot accept the object we delete.
             let rejected =
                 db::uploads::mark_abandoned(&client, upload.id, UploadStatus::Rejected, &reason)
                     .await?;
-            if rejected.is_some() {
-                self.storage.delete(&upload.key).await?;
-                tracing::warn!(upload_id = %upload.id, %reason, "rejected upload");
-            }
-            return self.current(&client, rejected, upload.id).await;
+            return match rejected {
+                Some(rejected) => {
+                    self.storage.delete(&upload.key).await?;
+                    tracing::warn!(upload_id = %upload.id, %reason, "rejected upload");
+                    Ok(ConfirmOutcome::Rejected(rejected))
+                }
+                None => Ok(ConfirmOutcome::Unchanged(
+                    self.reload(&client, upload.id).await?,
+                )),
+            };
         }
-        let confirmed =
-            db::uploads::mark_uploaded(&client, upload.id, object.etag.as_deref()).await?;
-        if confirmed.is_some() {
-            tracing::info!(upload_id = %upload.id, size = upload.plan.size, "upload confirmed");
-        }
-        self.current(&client, confirmed, upload.id).await
+        let tx = client.transaction().await?;
+        let confirmed = db::uploads::mark_uploaded(&tx, upload.id, object.etag.as_deref()).await?;
+        let Some(confirmed) = confirmed else {
+            drop(tx);
+            return Ok(ConfirmOutcome::Unchanged(
+                self.reload(&client, upload.id).await?,
+            ));
+        };
+        db::outbox::enqueue(&tx, upload.id, received_at).await?;
+        tx.commit().await?;
+        self.relay_wake.notify_one();
+        tracing::info!(upload_id = %upload.id, size = upload.plan.size, "upload confirmed");
+        Ok(ConfirmOutcome::Confirmed(confirmed))
     }
 
-    /// The row a conditional update returned, or the current one when another caller won.
-    async fn current(
+    /// Confirms the upload storing `bucket`/`key`, as a storage event names it.
+    /// `Ok(None)` when no intent has that object.
+    pub async fn confirm_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        received_at: DateTime<Utc>,
+    ) -> Result<Option<ConfirmOutcome>, UploadError> {
+        let client = self.db.get().await?;
+        let upload = db::uploads::find_by_key(&client, bucket, key).await?;
+        drop(client);
+        match upload {
+            Some(upload) => self.confirm(upload, received_at).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn reload(
         &self,
         client: &impl deadpool_postgres::GenericClient,
-        updated: Option<Upload>,
         id: uuid::Uuid,
     ) -> Result<Upload, UploadError> {
-        match updated {
-            Some(upload) => Ok(upload),
-            None => db::uploads::find(client, id)
-                .await?
-                .ok_or(UploadError::NotFound),
-        }
+        db::uploads::find(client, id)
+            .await?
+            .ok_or(UploadError::NotFound)
     }
 }
 
@@ -78,7 +138,6 @@ impl Uploads {
 mod tests {
     use super::*;
     use crate::domain::PartPlan;
-    use chrono::Utc;
 
     fn upload(size: u64) -> Upload {
         Upload {
@@ -99,6 +158,8 @@ mod tests {
             updated_at: Utc::now(),
             expires_at: Utc::now(),
             confirmed_at: None,
+            output_location: None,
+            processed_at: None,
         }
     }
 

@@ -3,16 +3,23 @@
 
 mod confirm;
 mod error;
+mod expiry;
 mod listing;
+mod results;
 
+pub use confirm::ConfirmOutcome;
 pub use error::UploadError;
+pub use expiry::ExpiryOutcome;
 pub use listing::{Page, PageRequest};
+pub use results::ProcessingResult;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::Pool;
 use serde_json::Value;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::auth::Owner;
@@ -57,15 +64,22 @@ pub struct Uploads {
     db: Pool,
     storage: Storage,
     policy: UploadPolicy,
+    /// Wakes this process's outbox relay right after a job is committed.
+    relay_wake: Arc<Notify>,
 }
 
 impl Uploads {
-    pub fn new(db: Pool, storage: Storage, policy: UploadPolicy) -> Self {
+    pub fn new(db: Pool, storage: Storage, policy: UploadPolicy, relay_wake: Arc<Notify>) -> Self {
         Self {
             db,
             storage,
             policy,
+            relay_wake,
         }
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     pub fn policy(&self) -> &UploadPolicy {
@@ -134,6 +148,8 @@ impl Uploads {
             updated_at: now,
             expires_at: now + self.policy.upload_ttl(),
             confirmed_at: None,
+            output_location: None,
+            processed_at: None,
         };
         let client = self.db.get().await?;
         if let Err(err) = db::uploads::insert(&client, &upload).await {
@@ -246,6 +262,7 @@ impl Uploads {
         owner: &Owner,
         id: Uuid,
         parts: Option<Vec<(u32, String)>>,
+        received_at: DateTime<Utc>,
     ) -> Result<Upload, UploadError> {
         let upload = self.get(owner, id).await?;
         if upload.status.is_confirmed() {
@@ -281,7 +298,7 @@ impl Uploads {
                 }
             }
         }
-        self.confirm(upload).await
+        Ok(self.confirm(upload, received_at).await?.upload())
     }
 
     /// Abandons a pending upload: its multipart upload (or stray object) is removed and the

@@ -1,6 +1,7 @@
 //! Integration tests: the real application on port 0, against real PostgreSQL (a database per
 //! test), RabbitMQ and SeaweedFS, uploading real bytes through the presigned URLs.
 
+#[path = "../support/mod.rs"]
 mod helpers;
 
 mod auth;
@@ -8,5 +9,8 @@ mod health;
 mod listing;
 mod multipart;
 mod openapi;
+mod processing;
 mod refusals;
 mod single_put;
+mod storage_events;
+mod sweepers;

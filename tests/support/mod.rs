@@ -1,4 +1,8 @@
-//! `spawn_app()` and typed request helpers shared by the integration tests.
+//! `spawn_app()` and typed request helpers shared by the integration test binaries.
+#![allow(dead_code)] // each test binary uses a different part of the support code
+
+pub mod amqp;
+pub mod webhook_hub;
 
 use std::time::Duration;
 
@@ -13,6 +17,7 @@ use uuid::Uuid;
 
 pub const MIB: usize = 1024 * 1024;
 pub const JWT_SECRET: &str = "integration-test-secret";
+pub const INTERNAL_TOKEN: &str = "integration-internal-token";
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -20,7 +25,10 @@ fn env_or(name: &str, default: &str) -> String {
 
 /// Where the test stack runs (`make test` starts it; see scripts/stack.sh).
 pub struct Stack {
+    /// The token the test SeaweedFS sends with its filer events.
+    pub webhook_token: String,
     pub admin_database_url: String,
+    pub amqp_url: String,
     pub s3_endpoint: String,
     pub s3_access_key: String,
     pub s3_secret_key: String,
@@ -30,10 +38,12 @@ pub struct Stack {
 impl Stack {
     pub fn from_env() -> Self {
         Self {
+            webhook_token: env_or("UC_EVENTS_WEBHOOK_TOKEN", "dev-webhook-token"),
             admin_database_url: env_or(
                 "UC_TEST_DATABASE_URL",
                 "postgres://postgres:postgres@127.0.0.1:5432/postgres",
             ),
+            amqp_url: env_or("UC_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             s3_endpoint: env_or("UC_TEST_S3_ENDPOINT", "http://127.0.0.1:8433"),
             s3_access_key: env_or("UC_TEST_S3_ACCESS_KEY", "uc-dev-access"),
             s3_secret_key: env_or("UC_TEST_S3_SECRET_KEY", "uc-dev-secret"),
@@ -50,8 +60,73 @@ impl Stack {
     }
 }
 
+/// RabbitMQ names of one test's own, so tests never see each other's messages.
+#[derive(Clone, Debug)]
+pub struct AmqpNames {
+    pub events_exchange: String,
+    pub events_queue: String,
+    pub job_exchange: String,
+    pub job_queue: String,
+    pub job_dlx: String,
+    pub job_dlq: String,
+    pub results_queue: String,
+}
+
+impl AmqpNames {
+    fn unique() -> Self {
+        let tag = &Uuid::new_v4().simple().to_string()[..10];
+        Self {
+            events_exchange: format!("uc-test-{tag}.storage-events"),
+            events_queue: format!("uc-test-{tag}.events"),
+            job_exchange: format!("uc-test-{tag}.video"),
+            job_queue: format!("uc-test-{tag}.video_tasks"),
+            job_dlx: format!("uc-test-{tag}.video-dlx"),
+            job_dlq: format!("uc-test-{tag}.video.dlq"),
+            results_queue: format!("uc-test-{tag}.results"),
+        }
+    }
+
+    pub fn flags(&self) -> Vec<String> {
+        vec![
+            format!("--events-exchange={}", self.events_exchange),
+            format!("--events-queue={}", self.events_queue),
+            format!("--job-exchange={}", self.job_exchange),
+            format!("--job-queue={}", self.job_queue),
+            format!("--job-dead-letter-exchange={}", self.job_dlx),
+            format!("--job-dead-letter-queue={}", self.job_dlq),
+            format!("--results-queue={}", self.results_queue),
+        ]
+    }
+
+    pub fn queues(&self) -> Vec<String> {
+        vec![
+            self.events_queue.clone(),
+            format!("{}.dlq", self.events_queue),
+            self.job_queue.clone(),
+            self.job_dlq.clone(),
+            self.results_queue.clone(),
+            format!("{}.dlq", self.results_queue),
+        ]
+    }
+
+    pub fn exchanges(&self) -> Vec<String> {
+        vec![
+            self.events_exchange.clone(),
+            format!("{}.dlq", self.events_queue),
+            self.job_exchange.clone(),
+            self.job_dlx.clone(),
+            format!("{}.dlq", self.results_queue),
+        ]
+    }
+}
+
 pub struct TestApp {
     pub address: String,
+    pub amqp_url: String,
+    pub names: AmqpNames,
+    pub database: String,
+    pub admin_database_url: String,
+    pub webhook_token: String,
     pub http: reqwest::Client,
     pub token: String,
     pub auth: Authenticator,
@@ -74,11 +149,15 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         .expect("create the test database");
     let database_url = stack.database_url(&database);
 
+    let names = AmqpNames::unique();
     let mut flags: Vec<String> = [
         "--listen=127.0.0.1:0",
         "--shutdown-grace=1",
         &format!("--database-url={database_url}"),
         "--database-pool-size=4",
+        &format!("--amqp-url={}", stack.amqp_url),
+        &format!("--events-webhook-token={}", stack.webhook_token),
+        &format!("--internal-token={INTERNAL_TOKEN}"),
         &format!("--s3-endpoint={}", stack.s3_endpoint),
         &format!("--s3-bucket={}", stack.bucket),
         &format!("--s3-access-key={}", stack.s3_access_key),
@@ -88,6 +167,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    flags.extend(names.flags());
     flags.extend(extra.iter().map(|s| s.to_string()));
     let settings = Settings::from_flags(&flags).expect("valid test settings");
     let auth = Authenticator::new(&settings.auth).unwrap();
@@ -99,6 +179,11 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     tokio::spawn(connection);
     TestApp {
         address,
+        amqp_url: stack.amqp_url.clone(),
+        names,
+        database,
+        admin_database_url: stack.admin_database_url.clone(),
+        webhook_token: stack.webhook_token.clone(),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -147,7 +232,101 @@ pub fn payload(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+impl Drop for TestApp {
+    /// Removes the test's database and RabbitMQ entities, so runs leave nothing behind.
+    fn drop(&mut self) {
+        let admin_url = self.admin_database_url.clone();
+        let database = self.database.clone();
+        let amqp_url = self.amqp_url.clone();
+        let names = self.names.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                amqp::delete_all(&amqp_url, &names).await;
+                if let Ok((admin, connection)) = tokio_postgres::connect(&admin_url, NoTls).await {
+                    tokio::spawn(connection);
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Polls `check` every 25 ms until it returns `Some`, or panics after `timeout` naming `what`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 impl TestApp {
+    /// Waits until the upload's status is one of `statuses`; returns the upload.
+    pub async fn wait_for_status(&self, id: &str, statuses: &[&str]) -> Value {
+        wait_for(
+            &format!("upload {id} to become {statuses:?}"),
+            Duration::from_secs(20),
+            || async {
+                let upload: Value = self.get_upload(id).await.json().await.ok()?;
+                statuses
+                    .contains(&upload["status"].as_str()?)
+                    .then_some(upload)
+            },
+        )
+        .await
+    }
+
+    /// The value of one sample of `/metrics`, e.g. `uc_storage_events_total{...}`; 0 when absent.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
+            .filter(|line| {
+                labels
+                    .iter()
+                    .all(|(key, value)| line.contains(&format!("{key}=\"{value}\"")))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Posts a storage event body to the webhook with the right token.
+    pub async fn post_event(&self, body: &Value) -> Response {
+        self.http
+            .post(self.url("/api/storage-events"))
+            .bearer_auth(&self.webhook_token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -1,0 +1,66 @@
+//! Processing jobs: how a confirmed upload is encoded for the worker, the broker topology the
+//! jobs travel through, and the outbox relay that publishes them.
+
+mod celery;
+mod json;
+pub mod relay;
+pub mod topology;
+
+use lapin::BasicProperties;
+use uuid::Uuid;
+
+use crate::config::{JobFormat, JobSettings};
+use crate::domain::Upload;
+
+/// A message ready to publish.
+#[derive(Clone, Debug)]
+pub struct EncodedJob {
+    pub body: Vec<u8>,
+    pub properties: BasicProperties,
+}
+
+/// Turns a confirmed upload into the message its consumer expects.
+#[derive(Clone, Debug)]
+pub struct JobEncoder {
+    format: JobFormat,
+    task: String,
+    input_path: String,
+    origin: String,
+}
+
+impl JobEncoder {
+    pub fn new(settings: &JobSettings) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
+        Self {
+            format: settings.format,
+            task: settings.task.clone(),
+            input_path: settings.input_path.clone(),
+            origin: format!("upload-coordinator@{host}"),
+        }
+    }
+
+    /// The input path the worker reads, from the configured template.
+    pub fn input_path(&self, upload: &Upload) -> String {
+        self.input_path
+            .replace("{bucket}", &upload.bucket)
+            .replace("{key}", &upload.key)
+            .replace("{id}", &upload.id.to_string())
+    }
+
+    pub fn format_name(&self) -> &'static str {
+        match self.format {
+            JobFormat::Celery => "celery",
+            JobFormat::Json => "json",
+        }
+    }
+
+    pub fn encode(&self, task_id: Uuid, upload: &Upload) -> EncodedJob {
+        let input_path = self.input_path(upload);
+        match self.format {
+            JobFormat::Celery => {
+                celery::encode(&self.task, &self.origin, task_id, upload, &input_path)
+            }
+            JobFormat::Json => json::encode(task_id, upload, &input_path),
+        }
+    }
+}

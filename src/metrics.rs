@@ -1,0 +1,131 @@
+//! Prometheus metrics, in a registry of the application's own (several apps can share a
+//! process in tests). Gauges that mirror the database are refreshed when scraped.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub events: IntCounterVec,
+    pub jobs_published: IntCounterVec,
+    pub event_to_job: HistogramVec,
+    pub uploads_by_status: IntGaugeVec,
+    pub outbox_pending: IntGauge,
+    pub outbox_oldest_seconds: prometheus::Gauge,
+    pub sweeps: IntCounterVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new_custom(Some("uc".into()), None).expect("valid prefix");
+        let http_requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests by route and status"),
+            &["method", "route", "status"],
+        )
+        .unwrap();
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["method", "route"],
+        )
+        .unwrap();
+        let events = IntCounterVec::new(
+            Opts::new(
+                "storage_events_total",
+                "Storage events by source, format and outcome",
+            ),
+            &["source", "format", "outcome"],
+        )
+        .unwrap();
+        let jobs_published = IntCounterVec::new(
+            Opts::new(
+                "jobs_published_total",
+                "Processing jobs publish attempts by result",
+            ),
+            &["result"],
+        )
+        .unwrap();
+        let event_to_job = HistogramVec::new(
+            HistogramOpts::new(
+                "event_to_job_seconds",
+                "From the event (or complete call) that confirmed an upload to its job's publish confirm",
+            )
+            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0]),
+            &["format"],
+        )
+        .unwrap();
+        let uploads_by_status =
+            IntGaugeVec::new(Opts::new("uploads", "Uploads by status"), &["status"]).unwrap();
+        let outbox_pending =
+            IntGauge::new("outbox_pending_jobs", "Jobs waiting to be published").unwrap();
+        let outbox_oldest_seconds = prometheus::Gauge::new(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest job waiting to be published",
+        )
+        .unwrap();
+        let sweeps = IntCounterVec::new(
+            Opts::new(
+                "sweeper_actions_total",
+                "What the reconciler and the reaper did",
+            ),
+            &["action"],
+        )
+        .unwrap();
+        for collector in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_duration.clone()),
+            Box::new(events.clone()),
+            Box::new(jobs_published.clone()),
+            Box::new(event_to_job.clone()),
+            Box::new(uploads_by_status.clone()),
+            Box::new(outbox_pending.clone()),
+            Box::new(outbox_oldest_seconds.clone()),
+            Box::new(sweeps.clone()),
+        ] {
+            registry.register(collector).expect("unique metric names");
+        }
+        Self {
+            registry,
+            http_requests,
+            http_duration,
+            events,
+            jobs_published,
+            event_to_job,
+            uploads_by_status,
+            outbox_pending,
+            outbox_oldest_seconds,
+            sweeps,
+        }
+    }
+
+    /// Counts one storage event outcome.
+    pub fn event(&self, source: &str, format: &str, outcome: &str) {
+        self.events
+            .with_label_values(&[source, format, outcome])
+            .inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("metrics encode");
+        String::from_utf8(buffer).expect("metrics are UTF-8")
+    }
+}

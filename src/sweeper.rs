@@ -1,0 +1,95 @@
+//! Background sweeps, safe with several replicas (rows are claimed with SKIP LOCKED):
+//! the reaper expires abandoned intents and aborts their multipart uploads; the reconciler
+//! asks storage about pending uploads whose event never came (SeaweedFS's webhook, for one,
+//! tries each event once) and confirms those whose object is there.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use deadpool_postgres::Pool;
+use tokio::sync::watch;
+
+use crate::config::SweeperSettings;
+use crate::db;
+use crate::metrics::Metrics;
+use crate::uploads::{ConfirmOutcome, ExpiryOutcome, UploadError, Uploads};
+
+pub struct Sweeper {
+    pub db: Pool,
+    pub uploads: Uploads,
+    pub settings: SweeperSettings,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Sweeper {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let interval = Duration::from_secs(self.settings.interval_secs);
+        loop {
+            if let Err(err) = self.reap().await {
+                tracing::warn!(error = %err, "reaper sweep failed");
+            }
+            if let Err(err) = self.reconcile(&mut shutdown).await {
+                tracing::warn!(error = %err, "reconciler sweep failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    fn count(&self, action: &str) {
+        self.metrics.sweeps.with_label_values(&[action]).inc();
+    }
+
+    /// Expires pending uploads past their expiry.
+    pub async fn reap(&self) -> Result<(), UploadError> {
+        let client = self.db.get().await?;
+        let expired = db::uploads::claim_expired(
+            &client,
+            self.settings.interval_secs as f64,
+            self.settings.batch,
+        )
+        .await?;
+        drop(client);
+        for upload in expired {
+            let id = upload.id;
+            match self.uploads.expire(upload).await {
+                Ok(ExpiryOutcome::Expired) => self.count("expired"),
+                Ok(ExpiryOutcome::Confirmed) => self.count("confirmed-at-expiry"),
+                Ok(ExpiryOutcome::Unchanged) => {}
+                Err(err) => tracing::warn!(upload_id = %id, error = %err, "could not expire"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Confirms pending uploads whose object is in storage, at a bounded rate of checks.
+    pub async fn reconcile(&self, shutdown: &mut watch::Receiver<bool>) -> Result<(), UploadError> {
+        let client = self.db.get().await?;
+        let due = db::uploads::claim_for_reconcile(
+            &client,
+            self.settings.reconcile_after_secs as f64,
+            self.settings.interval_secs as f64,
+            self.settings.batch,
+        )
+        .await?;
+        drop(client);
+        let pause = Duration::from_secs_f64(1.0 / f64::from(self.settings.reconcile_rate));
+        for upload in due {
+            let id = upload.id;
+            match self.uploads.confirm(upload, Utc::now()).await {
+                Ok(ConfirmOutcome::Confirmed(_)) => self.count("reconciled"),
+                Ok(ConfirmOutcome::Rejected(_)) => self.count("rejected"),
+                Ok(ConfirmOutcome::Unchanged(_)) | Err(UploadError::ObjectMissing) => {}
+                Err(err) => tracing::warn!(upload_id = %id, error = %err, "could not reconcile"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+}

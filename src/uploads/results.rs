@@ -1,0 +1,52 @@
+//! Results back from the worker: `processed` (with where the output went) or `failed`
+//! (with why). Reporting the same result twice is harmless.
+
+use uuid::Uuid;
+
+use super::{UploadError, Uploads};
+use crate::db;
+use crate::domain::{Upload, UploadStatus};
+
+/// What the worker reports about one upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcessingResult {
+    Processed { output_location: Option<String> },
+    Failed { error: String },
+}
+
+impl ProcessingResult {
+    fn status(&self) -> UploadStatus {
+        match self {
+            Self::Processed { .. } => UploadStatus::Processed,
+            Self::Failed { .. } => UploadStatus::Failed,
+        }
+    }
+}
+
+impl Uploads {
+    pub async fn record_result(
+        &self,
+        id: Uuid,
+        result: ProcessingResult,
+    ) -> Result<Upload, UploadError> {
+        let client = self.db.get().await?;
+        let (output, error) = match &result {
+            ProcessingResult::Processed { output_location } => (output_location.as_deref(), None),
+            ProcessingResult::Failed { error } => (None, Some(error.as_str())),
+        };
+        if let Some(updated) =
+            db::uploads::record_result(&client, id, result.status(), output, error).await?
+        {
+            tracing::info!(upload_id = %id, status = %updated.status, "processing result recorded");
+            return Ok(updated);
+        }
+        let current = db::uploads::find(&client, id)
+            .await?
+            .ok_or(UploadError::NotFound)?;
+        if current.status == result.status() {
+            Ok(current)
+        } else {
+            Err(UploadError::NotPending(current.status))
+        }
+    }
+}

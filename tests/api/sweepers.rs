@@ -1,0 +1,74 @@
+//! The reaper expires abandoned intents; the reconciler confirms what no event announced.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{MIB, payload, spawn_app_with, wait_for};
+
+#[tokio::test]
+async fn an_expired_intent_has_its_multipart_upload_aborted() {
+    let app = spawn_app_with(&["--upload-ttl=2", "--sweep-interval=1"]).await;
+    let data = payload(12 * MIB, 40);
+    let upload = app.declare(data.len()).await;
+    let id = upload["id"].as_str().unwrap();
+    let part_size = upload["part_size"].as_u64().unwrap() as usize;
+    app.put_parts(&upload["parts"].as_array().unwrap()[..1], &data, part_size)
+        .await;
+
+    let expired = app.wait_for_status(id, &["expired"]).await;
+    assert!(
+        expired["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not completed")
+    );
+    let storage_upload_id: String = app
+        .db
+        .query_one(
+            "SELECT storage_upload_id FROM uploads WHERE id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let listed = app
+        .s3
+        .list_parts()
+        .bucket(&app.bucket)
+        .key(upload["key"].as_str().unwrap())
+        .upload_id(storage_upload_id)
+        .send()
+        .await;
+    assert!(listed.is_err(), "the multipart upload is gone from storage");
+    let response = app.complete(id, None).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn the_reconciler_confirms_an_upload_whose_event_never_came() {
+    // Not subscribed to SeaweedFS's webhook: only the reconciler can notice the object.
+    let app = spawn_app_with(&["--reconcile-after=0", "--sweep-interval=1"]).await;
+    let data = payload(4000, 41);
+    let upload = app.declare(data.len()).await;
+    let id = upload["id"].as_str().unwrap();
+    app.put_part(&upload["parts"][0], data).await;
+
+    let confirmed = app.wait_for_status(id, &["processing"]).await;
+    assert!(confirmed["confirmed_at"].is_string());
+    let reconciled = wait_for("the reconciler's count", Duration::from_secs(5), || async {
+        let n = app
+            .metric("uc_sweeper_actions_total", &[("action", "reconciled")])
+            .await;
+        (n >= 1.0).then_some(n)
+    })
+    .await;
+    assert_eq!(reconciled, 1.0);
+    assert_eq!(
+        app.wait_for_messages(&app.names.job_queue, 1).await.len(),
+        1
+    );
+    let listing: Value = app.get_upload(id).await.json().await.unwrap();
+    assert_eq!(listing["status"], "processing");
+}
