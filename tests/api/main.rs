@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod celery_worker;
 mod health;
 mod listing;
 mod multipart;

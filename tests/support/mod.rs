@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the support code
 
 pub mod amqp;
+pub mod process;
 pub mod webhook_hub;
 
 use std::time::Duration;
@@ -135,65 +136,96 @@ pub struct TestApp {
     pub bucket: String,
 }
 
-/// Extra flags on top of the test defaults, e.g. `["--max-upload-size", "1000"]`.
-pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
-    let stack = Stack::from_env();
-    let database = format!("uc_test_{}", Uuid::new_v4().simple());
-    let (admin, connection) = tokio_postgres::connect(&stack.admin_database_url, NoTls)
-        .await
-        .expect("the test database server is reachable (run `make test`)");
-    tokio::spawn(connection);
-    admin
-        .batch_execute(&format!("CREATE DATABASE {database}"))
-        .await
-        .expect("create the test database");
-    let database_url = stack.database_url(&database);
+/// A fresh database and RabbitMQ names for one test, and the flags that point an app at them.
+pub struct Prepared {
+    pub stack: Stack,
+    pub database: String,
+    pub database_url: String,
+    pub names: AmqpNames,
+}
 
-    let names = AmqpNames::unique();
-    let mut flags: Vec<String> = [
-        "--listen=127.0.0.1:0",
-        "--shutdown-grace=1",
-        &format!("--database-url={database_url}"),
-        "--database-pool-size=4",
-        &format!("--amqp-url={}", stack.amqp_url),
-        &format!("--events-webhook-token={}", stack.webhook_token),
-        &format!("--internal-token={INTERNAL_TOKEN}"),
-        &format!("--s3-endpoint={}", stack.s3_endpoint),
-        &format!("--s3-bucket={}", stack.bucket),
-        &format!("--s3-access-key={}", stack.s3_access_key),
-        &format!("--s3-secret-key={}", stack.s3_secret_key),
-        &format!("--jwt-secret={JWT_SECRET}"),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    flags.extend(names.flags());
+impl Prepared {
+    pub async fn new() -> Self {
+        let stack = Stack::from_env();
+        let database = format!("uc_test_{}", Uuid::new_v4().simple());
+        let (admin, connection) = tokio_postgres::connect(&stack.admin_database_url, NoTls)
+            .await
+            .expect("the test database server is reachable (run `make test`)");
+        tokio::spawn(connection);
+        admin
+            .batch_execute(&format!("CREATE DATABASE {database}"))
+            .await
+            .expect("create the test database");
+        let database_url = stack.database_url(&database);
+        Self {
+            stack,
+            database,
+            database_url,
+            names: AmqpNames::unique(),
+        }
+    }
+
+    /// The test defaults plus `extra` (later flags win).
+    pub fn flags(&self, extra: &[&str]) -> Vec<String> {
+        let stack = &self.stack;
+        let mut flags: Vec<String> = vec![
+            "--shutdown-grace=1".into(),
+            format!("--database-url={}", self.database_url),
+            "--database-pool-size=4".into(),
+            format!("--amqp-url={}", stack.amqp_url),
+            format!("--events-webhook-token={}", stack.webhook_token),
+            format!("--internal-token={INTERNAL_TOKEN}"),
+            format!("--s3-endpoint={}", stack.s3_endpoint),
+            format!("--s3-bucket={}", stack.bucket),
+            format!("--s3-access-key={}", stack.s3_access_key),
+            format!("--s3-secret-key={}", stack.s3_secret_key),
+            format!("--jwt-secret={JWT_SECRET}"),
+        ];
+        flags.extend(self.names.flags());
+        flags.extend(extra.iter().map(|s| s.to_string()));
+        flags
+    }
+
+    /// A client of the app at `address`, owning this preparation's cleanup.
+    pub async fn client_for(self, address: String) -> TestApp {
+        let settings = Settings::from_flags(self.flags(&[])).expect("valid test settings");
+        let auth = Authenticator::new(&settings.auth).unwrap();
+        let (db, connection) = tokio_postgres::connect(&self.database_url, NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let stack = self.stack;
+        TestApp {
+            address,
+            amqp_url: stack.amqp_url.clone(),
+            names: self.names,
+            database: self.database,
+            admin_database_url: stack.admin_database_url.clone(),
+            webhook_token: stack.webhook_token.clone(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            token: auth.issue("ana@example.com", 1, 900).unwrap(),
+            auth,
+            db,
+            s3: s3_client(&stack),
+            bucket: stack.bucket,
+        }
+    }
+}
+
+/// The app in this process on a free port, with extra flags on top of the test defaults,
+/// e.g. `["--max-upload-size=1000"]`.
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    let prepared = Prepared::new().await;
+    let mut flags = prepared.flags(&["--listen=127.0.0.1:0"]);
     flags.extend(extra.iter().map(|s| s.to_string()));
     let settings = Settings::from_flags(&flags).expect("valid test settings");
-    let auth = Authenticator::new(&settings.auth).unwrap();
     let app = Application::build(settings).await.expect("the app starts");
     let address = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until(std::future::pending()));
-
-    let (db, connection) = tokio_postgres::connect(&database_url, NoTls).await.unwrap();
-    tokio::spawn(connection);
-    TestApp {
-        address,
-        amqp_url: stack.amqp_url.clone(),
-        names,
-        database,
-        admin_database_url: stack.admin_database_url.clone(),
-        webhook_token: stack.webhook_token.clone(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap(),
-        token: auth.issue("ana@example.com", 1, 900).unwrap(),
-        auth,
-        db,
-        s3: s3_client(&stack),
-        bucket: stack.bucket,
-    }
+    prepared.client_for(address).await
 }
 
 pub async fn spawn_app() -> TestApp {
