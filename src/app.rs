@@ -14,8 +14,8 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-use crate::auth::Authenticator;
-use crate::config::{Secret, Settings};
+use crate::auth::{Authenticator, SessionTokens, derive_secret};
+use crate::config::{Secret, Settings, WebSettings};
 use crate::intake::EventIntake;
 use crate::intake::consumer::Consumer;
 use crate::intake::results::ResultIntake;
@@ -37,6 +37,8 @@ pub struct AppState {
     pub webhook_intake: EventIntake,
     pub webhook_token: Secret,
     pub internal_token: Secret,
+    pub sessions: SessionTokens,
+    pub web: WebSettings,
 }
 
 pub struct Application {
@@ -116,7 +118,12 @@ impl Application {
             metrics,
             webhook_token: settings.events.webhook_token.clone(),
             internal_token: settings.jobs.internal_token.clone(),
+            sessions: session_tokens(&settings),
+            web: settings.web.clone(),
         });
+        if settings.web.demo_page && !settings.web.web_dir.join("index.html").exists() {
+            tracing::warn!(dir = %settings.web.web_dir.display(), "demo page not built: run `make web`");
+        }
         Ok(Self {
             acceptor,
             local_addr,
@@ -229,6 +236,14 @@ impl Application {
         }
         workers
     }
+}
+
+fn session_tokens(settings: &Settings) -> SessionTokens {
+    let secret = match &settings.web.session_secret {
+        Some(secret) => secret.expose().as_bytes().to_vec(),
+        None => derive_secret(settings.auth.secret.expose()),
+    };
+    SessionTokens::new(&secret, settings.web.uppy_session_ttl_secs)
 }
 
 /// Fails fast when RabbitMQ is needed but unreachable, or refuses our topology (a queue

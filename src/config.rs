@@ -57,6 +57,8 @@ pub struct Settings {
     pub jobs: JobSettings,
     #[command(flatten)]
     pub sweeper: SweeperSettings,
+    #[command(flatten)]
+    pub web: WebSettings,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -569,6 +571,61 @@ pub struct SweeperSettings {
     pub batch: i64,
 }
 
+/// Browser clients: the demo page, Uppy's Companion-style endpoints, CORS.
+#[derive(Args, Clone, Debug)]
+pub struct WebSettings {
+    /// Serve the demo page at `/` and hand out dev tokens at `/api/dev/token` (local use only).
+    #[arg(id = "demo-page", long = "demo-page", env = "UC_DEMO_PAGE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub demo_page: bool,
+
+    /// Directory of the built demo page.
+    #[arg(
+        id = "web-dir",
+        long = "web-dir",
+        env = "UC_WEB_DIR",
+        default_value = "web/dist"
+    )]
+    pub web_dir: std::path::PathBuf,
+
+    /// Base URL clients reach the service at, for the Companion endpoints we hand out
+    /// (defaults to the request's Host).
+    #[arg(id = "public-url", long = "public-url", env = "UC_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Comma-separated origins allowed to call the API from browsers (`*` for any).
+    #[arg(
+        id = "cors-origins",
+        long = "cors-origins",
+        env = "UC_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Part size for Uppy's multipart uploads; must equal the client's chunk size (Uppy's
+    /// default is 5 MiB, or size/10,000 for huge files).
+    #[arg(id = "uppy-part-size", long = "uppy-part-size", env = "UC_UPPY_PART_SIZE", default_value_t = 5 * 1024 * 1024)]
+    pub uppy_part_size: u64,
+
+    /// Lifetime of an Uppy upload session, in seconds.
+    #[arg(
+        id = "uppy-session-ttl",
+        long = "uppy-session-ttl",
+        env = "UC_UPPY_SESSION_TTL_SECS",
+        default_value_t = 3600
+    )]
+    pub uppy_session_ttl_secs: u64,
+
+    /// Key that signs Uppy session tokens (derived from UC_JWT_SECRET when unset with HS256;
+    /// required with RS256/ES256). Replicas must share it.
+    #[arg(
+        id = "session-secret",
+        long = "session-secret",
+        env = "UC_SESSION_SECRET",
+        hide_env_values = true
+    )]
+    pub session_secret: Option<Secret>,
+}
+
 /// Settings problems found before anything starts.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -620,6 +677,15 @@ impl Settings {
                 "UC_SWEEP_INTERVAL_SECS, UC_RECONCILE_RATE and UC_SWEEP_BATCH must be positive"
                     .into(),
             );
+        }
+        if self.web.uppy_part_size < crate::domain::MIN_PART_SIZE {
+            return invalid("UC_UPPY_PART_SIZE must be at least 5 MiB".into());
+        }
+        if self.web.uppy_session_ttl_secs == 0 {
+            return invalid("UC_UPPY_SESSION_TTL_SECS must be positive".into());
+        }
+        if self.auth.algorithm != JwtAlgorithm::Hs256 && self.web.session_secret.is_none() {
+            return invalid("UC_SESSION_SECRET is required with RS256/ES256 tokens".into());
         }
         if self.jobs.poll_secs == 0 {
             return invalid("UC_OUTBOX_POLL_SECS must be positive".into());

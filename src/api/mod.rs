@@ -7,12 +7,16 @@ mod internal;
 mod metrics;
 pub mod models;
 mod security;
+mod sessions;
 pub mod uploads;
+mod uppy;
 
 use std::sync::Arc;
 
+use poem::endpoint::{StaticFileEndpoint, StaticFilesEndpoint};
 use poem::http::HeaderValue;
 use poem::http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, Request, Route};
 use poem_openapi::{OpenApiService, Tags};
 
@@ -22,6 +26,8 @@ use crate::app::AppState;
 pub enum ApiTags {
     /// Declare, upload, complete and track uploads.
     Uploads,
+    /// Upload sessions for Uppy and tokens for the demo page.
+    Uppy,
     /// Storage's notifications (not for clients).
     Events,
     /// For processing workers (not for clients).
@@ -32,6 +38,7 @@ pub enum ApiTags {
 
 type Apis = (
     uploads::UploadsApi,
+    sessions::SessionsApi,
     events::EventsApi,
     internal::InternalApi,
     health::HealthApi,
@@ -41,6 +48,7 @@ fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             uploads::UploadsApi,
+            sessions::SessionsApi,
             events::EventsApi,
             internal::InternalApi,
             health::HealthApi,
@@ -64,15 +72,46 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let service = service();
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
-    Route::new()
+    let mut route = uppy::add_routes(Route::new())
         .at("/openapi.json", spec)
         .at("/metrics", metrics::scrape)
-        .nest("/docs", docs)
+        .nest("/docs", docs);
+    if state.web.demo_page {
+        let dir = &state.web.web_dir;
+        route = route
+            .at("/", StaticFileEndpoint::new(dir.join("index.html")))
+            .nest("/assets", StaticFilesEndpoint::new(dir.join("assets")));
+    }
+    let cors = cors(&state.web.cors_origins);
+    route
         .nest("/", service)
         .before(empty_body_is_json)
         .around(metrics::observe)
         .data(state)
         .catch_all_error(error::render_error)
+        .with_if(cors.is_some(), cors.unwrap_or_default())
+}
+
+/// Browsers on the configured origins may call the API; `*` allows any origin.
+fn cors(origins: &[String]) -> Option<Cors> {
+    let origins: Vec<&str> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let cors = Cors::new()
+        .allow_methods(["GET", "POST", "DELETE", "OPTIONS"])
+        .allow_headers(["authorization", "content-type"])
+        .expose_headers(["location"])
+        .max_age(600);
+    Some(if origins.contains(&"*") {
+        cors
+    } else {
+        cors.allow_origins(origins)
+    })
 }
 
 /// A POST without a body (`curl -X POST .../complete`) reads as an empty JSON body, so

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::models::{PartUrlView, StoredPartView, UploadView};
 use super::security::BearerAuth;
 use crate::app::AppState;
-use crate::uploads::{Declaration, PageRequest};
+use crate::uploads::{Declaration, PageRequest, PlanChoice};
 
 /// A declaration of an upload.
 #[derive(Object, Debug)]
@@ -100,7 +100,10 @@ impl UploadsApi {
             title: body.title,
             metadata: body.metadata,
         };
-        let created = state.uploads.create(&auth.0, declaration).await?;
+        let created = state
+            .uploads
+            .create(&auth.0, declaration, PlanChoice::Auto)
+            .await?;
         let location = format!("/api/uploads/{}", created.upload.id);
         let mut view = UploadView::from(created.upload);
         view.parts = Some(created.parts.into_iter().map(Into::into).collect());

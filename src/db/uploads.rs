@@ -117,6 +117,15 @@ pub async fn find_by_key(
     one(db.query_opt(&sql, &[&bucket, &key]).await?)
 }
 
+pub async fn find_owned_by_storage_upload_id(
+    db: &impl GenericClient,
+    owner: &str,
+    storage_upload_id: &str,
+) -> Result<Option<Upload>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM uploads WHERE owner = $1 AND storage_upload_id = $2");
+    one(db.query_opt(&sql, &[&owner, &storage_upload_id]).await?)
+}
+
 /// Position in a newest-first listing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListCursor {

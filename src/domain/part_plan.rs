@@ -18,26 +18,36 @@ pub struct PlannedPart {
 }
 
 impl PartPlan {
-    /// Plans `size` bytes: a single PUT up to `multipart_threshold`, otherwise parts of
-    /// `target_part_size`, grown (in whole MiB) when the file would need more than 10,000 parts.
+    /// Plans `size` bytes: a single PUT up to `multipart_threshold`, otherwise multipart.
     pub fn new(size: u64, multipart_threshold: u64, target_part_size: u64) -> Self {
         if size <= multipart_threshold {
-            return Self {
-                size,
-                part_size: size,
-                part_count: 1,
-                multipart: false,
-            };
+            Self::single(size)
+        } else {
+            Self::multipart(size, target_part_size)
         }
-        const MIB: u64 = 1024 * 1024;
-        let smallest_fitting = size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
+    }
+
+    /// One PUT (or POST) of the whole file.
+    pub fn single(size: u64) -> Self {
+        Self {
+            size,
+            part_size: size,
+            part_count: 1,
+            multipart: false,
+        }
+    }
+
+    /// Parts of `target_part_size`, grown to `ceil(size / 10,000)` when the file would need more
+    /// than 10,000 parts. That is the rule Uppy's S3 uploader chunks by, so a plan made with its
+    /// chunk size matches the parts it sends byte for byte.
+    pub fn multipart(size: u64, target_part_size: u64) -> Self {
         let part_size = target_part_size
-            .max(smallest_fitting)
+            .max(size.div_ceil(MAX_PARTS))
             .clamp(MIN_PART_SIZE, MAX_PART_SIZE);
         Self {
             size,
             part_size,
-            part_count: size.div_ceil(part_size) as u32,
+            part_count: size.div_ceil(part_size).max(1) as u32,
             multipart: true,
         }
     }
@@ -105,7 +115,7 @@ mod tests {
         let size = 5 * 1024 * 1024 * MIB; // 5 TiB
         let plan = PartPlan::new(size, 8 * MIB, 8 * MIB);
         assert!(u64::from(plan.part_count) <= MAX_PARTS);
-        assert_eq!(plan.part_size % MIB, 0);
+        assert_eq!(plan.part_size, size.div_ceil(MAX_PARTS));
         assert!(plan.part_size >= MIN_PART_SIZE);
     }
 
@@ -122,5 +132,43 @@ mod tests {
         assert!(!plan.contains(0));
         assert!(plan.contains(3));
         assert!(!plan.contains(4));
+    }
+}
+
+#[cfg(test)]
+mod uppy_chunking {
+    use super::*;
+
+    /// Uppy's S3 uploader: max(5 MiB, chunk size), widened to ceil(size / 10,000) past 10,000
+    /// parts; chunks of that size, the last one shorter.
+    fn uppy_chunks(size: u64, chunk_size: u64) -> Vec<u64> {
+        let mut chunk = chunk_size.max(MIN_PART_SIZE);
+        if size.div_ceil(chunk) > MAX_PARTS {
+            chunk = size.div_ceil(MAX_PARTS);
+        }
+        (0..size)
+            .step_by(chunk as usize)
+            .map(|start| chunk.min(size - start))
+            .collect()
+    }
+
+    #[test]
+    fn multipart_plans_match_uppys_chunks() {
+        let mib = 1024 * 1024;
+        for size in [
+            5 * mib,
+            5 * mib + 1,
+            31 * mib + 7,
+            60 * mib,
+            100_000 * mib + 3,
+        ] {
+            let plan = PartPlan::multipart(size, MIN_PART_SIZE);
+            let ours: Vec<u64> = plan.parts().map(|p| p.size).collect();
+            assert_eq!(
+                ours,
+                uppy_chunks(size, size.div_ceil(MAX_PARTS)),
+                "size {size}"
+            );
+        }
     }
 }

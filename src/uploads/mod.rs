@@ -26,8 +26,8 @@ use crate::auth::Owner;
 use crate::config::UploadPolicy;
 use crate::db;
 use crate::domain::{
-    ContentType, Filename, NewUpload, PartPlan, PlannedPart, Title, Upload, UploadSize,
-    UploadStatus,
+    ContentType, Filename, InvalidInput, MAX_SINGLE_PUT_SIZE, NewUpload, PartPlan, PlannedPart,
+    Title, Upload, UploadSize, UploadStatus,
 };
 use crate::storage::{PresignedUrl, Storage, StoredPart};
 
@@ -42,6 +42,17 @@ pub struct Declaration {
     pub content_type: String,
     pub title: String,
     pub metadata: Option<Value>,
+}
+
+/// How to split the bytes of a new upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanChoice {
+    /// One PUT up to the multipart threshold, parts of the configured size above it.
+    Auto,
+    /// Multipart with parts of this size (a client that chunks by its own rule, like Uppy).
+    Multipart { part_size: u64 },
+    /// One request for the whole file (a browser form POST, say).
+    Single,
 }
 
 /// A presigned URL for one planned part.
@@ -105,19 +116,30 @@ impl Uploads {
         &self,
         owner: &Owner,
         declaration: Declaration,
+        choice: PlanChoice,
     ) -> Result<CreatedUpload, UploadError> {
         let new = self.parse(declaration)?;
+        let size = new.size.get();
+        let plan = match choice {
+            PlanChoice::Auto => {
+                PartPlan::new(size, self.policy.multipart_threshold, self.policy.part_size)
+            }
+            PlanChoice::Multipart { part_size } => PartPlan::multipart(size, part_size),
+            PlanChoice::Single if size > MAX_SINGLE_PUT_SIZE => {
+                return Err(InvalidInput::TooLarge {
+                    size,
+                    max: MAX_SINGLE_PUT_SIZE,
+                }
+                .into());
+            }
+            PlanChoice::Single => PartPlan::single(size),
+        };
         let id = Uuid::now_v7();
         let key = format!(
             "{}/{}/{}",
             self.policy.key_prefix.trim_matches('/'),
             id,
             new.filename.key_safe()
-        );
-        let plan = PartPlan::new(
-            new.size.get(),
-            self.policy.multipart_threshold,
-            self.policy.part_size,
         );
         let storage_upload_id = if plan.multipart {
             Some(
@@ -171,6 +193,22 @@ impl Uploads {
         let client = self.db.get().await?;
         db::uploads::find_owned(&client, id, owner.as_str())
             .await?
+            .ok_or(UploadError::NotFound)
+    }
+
+    /// The caller's multipart upload with this storage upload id, if the key the client
+    /// names is its key. Clients that speak S3's vocabulary (Uppy) identify uploads this way;
+    /// neither value is trusted on its own.
+    pub async fn get_by_storage_upload_id(
+        &self,
+        owner: &Owner,
+        storage_upload_id: &str,
+        key: &str,
+    ) -> Result<Upload, UploadError> {
+        let client = self.db.get().await?;
+        db::uploads::find_owned_by_storage_upload_id(&client, owner.as_str(), storage_upload_id)
+            .await?
+            .filter(|upload| upload.key == key)
             .ok_or(UploadError::NotFound)
     }
 

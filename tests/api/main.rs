@@ -15,3 +15,4 @@ mod refusals;
 mod single_put;
 mod storage_events;
 mod sweepers;
+mod uppy;

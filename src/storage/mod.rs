@@ -15,7 +15,12 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 
-use crate::config::StorageSettings;
+use crate::config::{Secret, StorageSettings};
+
+mod post_policy;
+
+use post_policy::PolicySigner;
+pub use post_policy::PostPolicy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -74,6 +79,11 @@ pub struct Storage {
     client: Client,
     presigner: Client,
     bucket: String,
+    /// For POST policies, which we sign ourselves.
+    access_key: String,
+    secret_key: Secret,
+    region: String,
+    public_endpoint: String,
 }
 
 impl Storage {
@@ -104,7 +114,35 @@ impl Storage {
             client,
             presigner,
             bucket: settings.bucket.clone(),
+            access_key: settings.access_key.clone(),
+            secret_key: settings.secret_key.clone(),
+            region: settings.region.clone(),
+            public_endpoint: settings.public_endpoint().trim_end_matches('/').to_owned(),
         }
+    }
+
+    /// Where clients find an object (path style).
+    pub fn object_url(&self, key: &str) -> String {
+        format!("{}/{}/{}", self.public_endpoint, self.bucket, key)
+    }
+
+    /// A browser form upload (POST policy) of exactly `length` bytes of `content_type` to `key`.
+    pub fn presign_post(
+        &self,
+        key: &str,
+        content_type: &str,
+        length: u64,
+        ttl: Duration,
+    ) -> PostPolicy {
+        let now = Utc::now();
+        PolicySigner {
+            access_key: &self.access_key,
+            secret_key: self.secret_key.expose(),
+            region: &self.region,
+            bucket_url: format!("{}/{}", self.public_endpoint, self.bucket),
+            bucket: &self.bucket,
+        }
+        .sign(key, content_type, length, now, now + ttl)
     }
 
     pub fn bucket(&self) -> &str {

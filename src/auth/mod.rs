@@ -2,6 +2,10 @@
 //! (`sub`, `user_id`, `exp`, `iat`, `token_type: "access"`), or RS256/ES256 from an identity
 //! provider's public key.
 
+mod sessions;
+
+pub use sessions::{SessionTokens, SmallFileMethod, UploadSession, derive_secret};
+
 use std::fmt;
 
 use jsonwebtoken::errors::ErrorKind;

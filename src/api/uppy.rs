@@ -1,0 +1,366 @@
+//! Companion-style endpoints for Uppy's `@uppy/aws-s3` (Uppy 6 and 5), under `/s3` (bearer
+//! token or session cookie) and `/uppy/<session-token>/s3` (Uppy 6, which sends no headers).
+//! They speak Uppy's vocabulary over the same use cases and intent rows as the native API:
+//! the `key` and `uploadId` a client sends are checked against the caller's intent.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use poem::web::{Data, Json, Path, Query};
+use poem::{FromRequest, Request, RequestBody, Route, get, handler, post};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::auth::{AuthError, SmallFileMethod, UploadSession};
+use crate::domain::InvalidInput;
+use crate::uploads::{Declaration, PlanChoice, UploadError};
+
+/// The cookie a same-origin page can authenticate Uppy's calls with.
+pub const SESSION_COOKIE: &str = "uc_uppy_session";
+
+/// Adds the endpoints under both bases (poem nests cannot capture, so each path is spelled out).
+pub fn add_routes(mut route: Route) -> Route {
+    for base in ["/s3", "/uppy/:session/s3"] {
+        route = route
+            .at(format!("{base}/params"), get(params))
+            .at(format!("{base}/multipart"), post(create_multipart))
+            .at(
+                format!("{base}/multipart/:upload_id"),
+                get(list_parts).delete(abort),
+            )
+            .at(
+                format!("{base}/multipart/:upload_id/complete"),
+                post(complete),
+            )
+            .at(
+                format!("{base}/multipart/:upload_id/:part_number"),
+                get(sign_part),
+            );
+    }
+    route
+}
+
+type UppyResult<T> = Result<Json<T>, poem::Error>;
+
+fn fail(err: impl Into<ApiError>) -> poem::Error {
+    err.into().into()
+}
+
+/// Who is calling: a session token in the path, a bearer token, or the session cookie.
+struct Caller(UploadSession);
+
+impl<'a> FromRequest<'a> for Caller {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        let state = req.data::<Arc<AppState>>().expect("state installed");
+        let session = if let Some(token) = req.raw_path_param("session") {
+            state.sessions.verify(token)
+        } else if let Some(token) = bearer(req) {
+            // Uppy 5 and other clients: an access token; `?method=put` asks for Uppy 5's shape.
+            state.auth.verify(token).map(|owner| UploadSession {
+                owner,
+                method: if req.uri().query().is_some_and(|q| q.contains("method=put")) {
+                    SmallFileMethod::Put
+                } else {
+                    SmallFileMethod::Post
+                },
+            })
+        } else if let Some(token) = session_cookie(req) {
+            state.sessions.verify(token)
+        } else {
+            Err(AuthError::Missing)
+        };
+        session.map(Caller).map_err(fail)
+    }
+}
+
+fn session_cookie(req: &Request) -> Option<&str> {
+    req.headers()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then_some(value)
+        })
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// Uppy puts the file's meta in `metadata`; the size is required (it is what we sign for).
+fn declaration(
+    filename: String,
+    content_type: String,
+    metadata: Map<String, Value>,
+) -> Result<Declaration, ApiError> {
+    let size = match metadata.get("size") {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ApiError::Unprocessable(super::error::ErrorBody::new(
+            InvalidInput::Size.code(),
+            "metadata.size (the file's size in bytes) is required",
+        ))
+    })?;
+    let title = metadata
+        .get("title")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| match filename.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem.to_owned(),
+            _ => filename.clone(),
+        });
+    Ok(Declaration {
+        filename,
+        size,
+        content_type,
+        title,
+        metadata: Some(Value::Object(metadata)),
+    })
+}
+
+#[derive(Deserialize)]
+struct CreateMultipart {
+    filename: String,
+    #[serde(rename = "type", default)]
+    content_type: String,
+    #[serde(default)]
+    metadata: Map<String, Value>,
+}
+
+#[handler]
+async fn create_multipart(
+    Caller(session): Caller,
+    state: Data<&Arc<AppState>>,
+    Json(body): Json<CreateMultipart>,
+) -> UppyResult<Value> {
+    let declaration = declaration(body.filename, body.content_type, body.metadata).map_err(fail)?;
+    let choice = PlanChoice::Multipart {
+        part_size: state.web.uppy_part_size,
+    };
+    let created = state
+        .uploads
+        .create(&session.owner, declaration, choice)
+        .await
+        .map_err(fail)?;
+    let upload = created.upload;
+    Ok(Json(json!({
+        "key": upload.key,
+        "uploadId": upload.storage_upload_id,
+        "bucket": upload.bucket,
+    })))
+}
+
+#[derive(Deserialize)]
+struct KeyQuery {
+    key: String,
+}
+
+/// Path parameters by name: the session base adds a `session` capture before them.
+#[derive(Deserialize)]
+struct UploadPath {
+    upload_id: String,
+}
+
+#[derive(Deserialize)]
+struct PartPath {
+    upload_id: String,
+    part_number: u32,
+}
+
+#[handler]
+async fn sign_part(
+    Caller(session): Caller,
+    state: Data<&Arc<AppState>>,
+    Path(PartPath {
+        upload_id,
+        part_number,
+    }): Path<PartPath>,
+    Query(query): Query<KeyQuery>,
+) -> UppyResult<Value> {
+    let uploads = &state.uploads;
+    let upload = uploads
+        .get_by_storage_upload_id(&session.owner, &upload_id, &query.key)
+        .await
+        .map_err(fail)?;
+    let signed = uploads
+        .sign_parts(&session.owner, upload.id, &[part_number])
+        .await
+        .map_err(fail)?;
+    let part = signed
+        .into_iter()
+        .next()
+        .ok_or_else(|| fail(UploadError::NotFound))?;
+    Ok(Json(json!({
+        "url": part.url.url,
+        "expires": uploads.policy().presign_ttl_secs,
+    })))
+}
+
+#[handler]
+async fn list_parts(
+    Caller(session): Caller,
+    state: Data<&Arc<AppState>>,
+    Path(UploadPath { upload_id }): Path<UploadPath>,
+    Query(query): Query<KeyQuery>,
+) -> UppyResult<Value> {
+    let uploads = &state.uploads;
+    let upload = uploads
+        .get_by_storage_upload_id(&session.owner, &upload_id, &query.key)
+        .await
+        .map_err(fail)?;
+    let parts = uploads
+        .stored_parts(&session.owner, upload.id)
+        .await
+        .map_err(fail)?;
+    Ok(Json(Value::Array(
+        parts
+            .into_iter()
+            .map(|p| json!({"PartNumber": p.number, "ETag": p.etag, "Size": p.size}))
+            .collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+struct CompletedPart {
+    #[serde(rename = "PartNumber")]
+    part_number: u32,
+    #[serde(rename = "ETag")]
+    etag: String,
+}
+
+#[derive(Deserialize)]
+struct CompleteBody {
+    parts: Vec<CompletedPart>,
+}
+
+#[handler]
+async fn complete(
+    Caller(session): Caller,
+    state: Data<&Arc<AppState>>,
+    Path(UploadPath { upload_id }): Path<UploadPath>,
+    Query(query): Query<KeyQuery>,
+    Json(body): Json<CompleteBody>,
+) -> UppyResult<Value> {
+    let received_at = Utc::now();
+    let uploads = &state.uploads;
+    let upload = uploads
+        .get_by_storage_upload_id(&session.owner, &upload_id, &query.key)
+        .await
+        .map_err(fail)?;
+    let parts = body
+        .parts
+        .into_iter()
+        .map(|p| (p.part_number, p.etag))
+        .collect();
+    let upload = uploads
+        .complete(&session.owner, upload.id, Some(parts), received_at)
+        .await
+        .map_err(fail)?;
+    if upload.status.is_abandoned() {
+        // Uppy treats any 2xx as success; a rejected object must show as an error.
+        return Err(fail(UploadError::NotPending(upload.status)));
+    }
+    Ok(Json(json!({
+        "location": uploads.storage().object_url(&upload.key),
+        "key": upload.key,
+        "bucket": upload.bucket,
+    })))
+}
+
+#[handler]
+async fn abort(
+    Caller(session): Caller,
+    state: Data<&Arc<AppState>>,
+    Path(UploadPath { upload_id }): Path<UploadPath>,
+    Query(query): Query<KeyQuery>,
+) -> UppyResult<Value> {
+    let uploads = &state.uploads;
+    let upload = uploads
+        .get_by_storage_upload_id(&session.owner, &upload_id, &query.key)
+        .await
+        .map_err(fail)?;
+    uploads
+        .abort(&session.owner, upload.id)
+        .await
+        .map_err(fail)?;
+    Ok(Json(json!({})))
+}
+
+/// Small files: a POST policy (Uppy 6) or a presigned PUT (Uppy 5), for one new intent.
+#[handler]
+async fn params(
+    Caller(session): Caller,
+    state: Data<&Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> UppyResult<Value> {
+    let metadata: Map<String, Value> = query
+        .iter()
+        .filter_map(|(name, value)| {
+            let field = name.strip_prefix("metadata[")?.strip_suffix(']')?;
+            Some((field.to_owned(), Value::String(value.clone())))
+        })
+        .collect();
+    let filename = query.get("filename").cloned().unwrap_or_default();
+    let content_type = query.get("type").cloned().unwrap_or_default();
+    let declaration = declaration(filename, content_type, metadata).map_err(fail)?;
+    let uploads = &state.uploads;
+    let created = uploads
+        .create(&session.owner, declaration, PlanChoice::Single)
+        .await
+        .map_err(fail)?;
+    let upload = created.upload;
+    let ttl = uploads.policy().presign_ttl();
+    match session.method {
+        SmallFileMethod::Post => {
+            let policy = uploads.storage().presign_post(
+                &upload.key,
+                &upload.content_type,
+                upload.plan.size,
+                ttl,
+            );
+            let fields: Map<String, Value> = policy
+                .fields
+                .into_iter()
+                .map(|(name, value)| (name, Value::String(value)))
+                .collect();
+            Ok(Json(json!({
+                "method": "POST",
+                "url": policy.url,
+                "fields": fields,
+                "expires": ttl.as_secs(),
+            })))
+        }
+        SmallFileMethod::Put => {
+            let part = created
+                .parts
+                .into_iter()
+                .next()
+                .ok_or_else(|| fail(UploadError::NotFound))?;
+            let headers: Map<String, Value> = part
+                .url
+                .headers
+                .into_iter()
+                .map(|(name, value)| (name, Value::String(value)))
+                .collect();
+            Ok(Json(json!({
+                "method": "PUT",
+                "url": part.url.url,
+                "headers": headers,
+                "fields": {},
+                "expires": ttl.as_secs(),
+            })))
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Upload sessions for Uppy 6, which cannot send an `Authorization` header: a short-lived,
+//! upload-scoped token minted by an authenticated call and carried in the Companion endpoint's
+//! path (`<base>/uppy/<token>`) or a same-origin cookie.
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use super::{AuthError, Owner};
+
+/// How Uppy uploads small files in this session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmallFileMethod {
+    /// A browser form POST with a signed policy (Uppy 6).
+    Post,
+    /// A presigned PUT (Uppy 5 and older).
+    Put,
+}
+
+/// Whose session it is and how small files go up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadSession {
+    pub owner: Owner,
+    pub method: SmallFileMethod,
+}
+
+const AUDIENCE: &str = "upload-coordinator/uppy-session";
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    method: SmallFileMethod,
+}
+
+#[derive(Clone)]
+pub struct SessionTokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: chrono::Duration,
+}
+
+impl std::fmt::Debug for SessionTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionTokens").finish_non_exhaustive()
+    }
+}
+
+/// A key of its own for sessions, derived from the JWT secret, so a session token is never
+/// accepted as an access token or the other way round.
+pub fn derive_secret(jwt_secret: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(jwt_secret.as_bytes()).expect("any key length");
+    mac.update(b"upload-coordinator uppy sessions");
+    mac.finalize().into_bytes().to_vec()
+}
+
+impl SessionTokens {
+    pub fn new(secret: &[u8], ttl_secs: u64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[AUDIENCE]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret).expect("HMAC keys of any length"),
+            decoding: DecodingKey::from_secret(secret).expect("HMAC keys of any length"),
+            validation,
+            ttl: chrono::Duration::seconds(ttl_secs as i64),
+        }
+    }
+
+    pub fn issue(&self, session: &UploadSession) -> (String, DateTime<Utc>) {
+        let now = Utc::now();
+        let expires_at = now + self.ttl;
+        let claims = Claims {
+            sub: session.owner.as_str().to_owned(),
+            aud: AUDIENCE.to_owned(),
+            exp: expires_at.timestamp(),
+            iat: now.timestamp(),
+            method: session.method,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing does not fail");
+        (token, expires_at)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<UploadSession, AuthError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                _ => AuthError::Invalid(e.to_string()),
+            })?;
+        Ok(UploadSession {
+            owner: Owner::new(data.claims.sub),
+            method: data.claims.method,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_round_trip_and_foreign_tokens_fail() {
+        let tokens = SessionTokens::new(&derive_secret("s"), 60);
+        let session = UploadSession {
+            owner: Owner::new("ana@example.com"),
+            method: SmallFileMethod::Post,
+        };
+        let (token, _) = tokens.issue(&session);
+        assert_eq!(tokens.verify(&token).unwrap(), session);
+        let other = SessionTokens::new(&derive_secret("other"), 60);
+        assert!(other.verify(&token).is_err());
+        assert!(tokens.verify("garbage").is_err());
+    }
+
+    #[test]
+    fn an_access_token_is_not_a_session() {
+        let auth = crate::auth::Authenticator::new(&crate::config::AuthSettings {
+            algorithm: crate::config::JwtAlgorithm::Hs256,
+            secret: crate::config::Secret::new("s"),
+            public_key: None,
+            public_key_file: None,
+            issuer: None,
+            audience: None,
+            owner_claim: "sub".into(),
+        })
+        .unwrap();
+        let access = auth.issue("ana@example.com", 1, 60).unwrap();
+        let tokens = SessionTokens::new(&derive_secret("s"), 60);
+        assert!(tokens.verify(&access).is_err());
+    }
+}
