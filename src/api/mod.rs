@@ -6,6 +6,7 @@ mod health;
 mod internal;
 mod metrics;
 pub mod models;
+mod request_log;
 mod security;
 mod sessions;
 pub mod uploads;
@@ -89,6 +90,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .around(metrics::observe)
         .data(state)
         .catch_all_error(error::render_error)
+        .around(request_log::log)
         .with_if(cors.is_some(), cors.unwrap_or_default())
 }
 

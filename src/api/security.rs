@@ -20,8 +20,10 @@ async fn owner_from_token(req: &Request, bearer: Bearer) -> poem::Result<Owner> 
     let state = req
         .data::<Arc<AppState>>()
         .expect("application state is installed on every route");
-    state
+    let owner = state
         .auth
         .verify(&bearer.token)
-        .map_err(|err| ApiError::from(err).into())
+        .map_err(|err| poem::Error::from(ApiError::from(err)))?;
+    tracing::Span::current().record("owner", owner.as_str());
+    Ok(owner)
 }

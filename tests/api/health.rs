@@ -32,3 +32,36 @@ async fn the_document_and_its_viewer_are_served() {
     assert_eq!(docs.status(), StatusCode::OK);
     assert!(docs.text().await.unwrap().contains("swagger"));
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_echoes_the_callers() {
+    let app = spawn_app().await;
+    let fresh = app.http.get(app.url("/healthz")).send().await.unwrap();
+    let id = fresh.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    let given = app
+        .http
+        .get(app.url("/api/uploads/not-a-uuid"))
+        .header("x-request-id", "trace-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "trace-123");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_operation_and_uploads_by_status() {
+    let app = spawn_app().await;
+    app.declare(1000).await;
+    let created = app
+        .metric(
+            "uc_http_requests_total",
+            &[("route", "createUpload"), ("status", "201")],
+        )
+        .await;
+    assert_eq!(created, 1.0);
+    assert_eq!(
+        app.metric("uc_uploads", &[("status", "pending")]).await,
+        1.0
+    );
+}

@@ -1,0 +1,59 @@
+//! One span and one log line per request, tagged with a request id (the caller's
+//! `X-Request-Id`, or a new one) that is echoed back, so a client's report finds our log.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::http::HeaderValue;
+use poem::{Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument;
+
+const HEADER: &str = "x-request-id";
+
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+pub async fn log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let id = request_id(&req);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        owner = tracing::field::Empty,
+    );
+    async move {
+        let started = Instant::now();
+        let result = ep.call(req).await.map(IntoResponse::into_response);
+        let status = match &result {
+            Ok(resp) => resp.status(),
+            Err(err) => err.status(),
+        };
+        let micros = started.elapsed().as_micros() as u64;
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), micros, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), micros, "request");
+        }
+        let header = HeaderValue::from_str(&id).expect("checked ASCII");
+        match result {
+            Ok(mut resp) => {
+                resp.headers_mut().insert(HEADER, header);
+                Ok(resp)
+            }
+            Err(err) => {
+                let mut resp = err.into_response();
+                resp.headers_mut().insert(HEADER, header);
+                Ok(resp)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
