@@ -22,7 +22,7 @@ TEST_ENV := \
 	UC_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f \
 	UC_TEST_WEBHOOK_LISTEN=127.0.0.1:18080
 
-.PHONY: help run test stack test-stack stop status deps require-cargo
+.PHONY: help run test stack test-stack stop status deps require-cargo bench k6-smoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-11s %s\n", $$1, $$2 }'
@@ -32,6 +32,12 @@ run: require-cargo stack ## Start the local stack, then the service on 127.0.0.1
 
 test: require-cargo test-stack ## Start the test stack, then run every test
 	$(TEST_ENV) cargo test --all-targets
+
+bench: require-cargo ## Release build + run stack + k6 scenarios -> bench/REPORT.md (~10 min)
+	scripts/bench.sh
+
+k6-smoke: require-cargo test-stack ## The k6 smoke (k6/smoke.js) against a fresh service, as `make test` runs it
+	$(TEST_ENV) cargo test --test k6_smoke -- --nocapture
 
 stack: ## Bring up the `run` stack (SeaweedFS on :8333, PostgreSQL, RabbitMQ)
 	STACK_NAME=run $(STACK) up
