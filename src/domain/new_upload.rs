@@ -149,11 +149,14 @@ impl ContentType {
 
     fn matches(pattern: &str, value: &str) -> bool {
         let pattern = pattern.trim().to_ascii_lowercase();
+        if pattern == "*/*" {
+            return true;
+        }
         match pattern.strip_suffix("/*") {
             Some(family) => value
                 .split_once('/')
                 .is_some_and(|(kind, _)| kind == family),
-            None => pattern == "*/*" || pattern == value,
+            None => pattern == value,
         }
     }
 
@@ -241,6 +244,7 @@ mod tests {
             ContentType::parse("video", &video_only()),
             Err(InvalidInput::ContentType)
         );
+        assert!(ContentType::parse("image/png", &["*/*".to_owned()]).is_ok());
         let exact = vec!["video/mp4".to_owned()];
         assert!(ContentType::parse("video/webm", &exact).is_err());
         assert!(ContentType::parse("video/mp4", &exact).is_ok());
