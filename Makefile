@@ -30,7 +30,7 @@ help: ## List the targets
 run: require-cargo stack ## Start the local stack, then the service on 127.0.0.1:8080
 	cargo run --release -- serve
 
-test: require-cargo test-stack ## Start the test stack, then run every test
+test: require-cargo test-stack sdk ## Start the test stack, then run every test
 	$(TEST_ENV) cargo test --all-targets
 
 bench: require-cargo ## Release build + run stack + k6 scenarios -> bench/REPORT.md (~10 min)
@@ -55,6 +55,12 @@ status: ## Show what runs in both stacks
 
 deps: ## Install missing system packages and SeaweedFS
 	scripts/install-deps.sh
+
+# Client SDKs from openapi/openapi.json into sdk/ (git-ignored), with the generators pinned in
+# sdk-tools/; tests/sdk.rs drives an upload through each. Regenerated every time (a few seconds).
+.PHONY: sdk
+sdk: ## Generate the TypeScript and Python SDKs into sdk/ from openapi/openapi.json
+	scripts/sdk.sh
 
 # Toolchains are not downloaded by the build: say what is missing instead.
 require-cargo:
