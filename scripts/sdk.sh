@@ -80,5 +80,7 @@ install_python_generator
 mkdir -p sdk
 generate_typescript
 generate_python
+# What the SDKs were generated from, so a test can tell they are stale.
+sha256sum "$SPEC" | cut -d' ' -f1 >sdk/.openapi.sha256
 elapsed_ms=$((($(date +%s%N) - started) / 1000000))
 echo "sdk: generated sdk/typescript and sdk/python from $SPEC in $((elapsed_ms / 1000)).$((elapsed_ms % 1000 / 100)) s" >&2

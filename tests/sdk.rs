@@ -11,10 +11,11 @@ mod helpers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use helpers::{MIB, TestApp, spawn_app};
 
@@ -27,26 +28,28 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
-    path.metadata().and_then(|meta| meta.modified()).ok()
-}
-
-/// Fails the test, naming the fix, unless every file of `generated` exists and is newer than
-/// the OpenAPI document.
-fn require_generated(language: &str, generated: &[&str]) {
-    let document = modified(&root().join("openapi/openapi.json"));
-    for file in generated {
-        match modified(&root().join(file)) {
-            None => panic!(
-                "the {language} SDK is not generated ({file} is missing): run `make sdk` \
-                 (scripts/sdk.sh installs the pinned generators from sdk-tools/ and generates sdk/)"
-            ),
-            Some(time) if document.is_some_and(|document| time < document) => panic!(
-                "the {language} SDK is older than openapi/openapi.json: run `make sdk` again"
-            ),
-            Some(_) => {}
-        }
+/// Fails the test, naming the fix, unless every file of `needed` exists and the SDKs were
+/// generated from the current OpenAPI document.
+fn require_generated(language: &str, needed: &[&str]) {
+    for file in needed {
+        assert!(
+            root().join(file).exists(),
+            "the {language} SDK is not generated ({file} is missing): run `make sdk` \
+             (scripts/sdk.sh installs the pinned generators from sdk-tools/ and generates sdk/)"
+        );
     }
+    let document = std::fs::read(root().join("openapi/openapi.json")).unwrap();
+    let current: String = Sha256::digest(&document)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let generated_from =
+        std::fs::read_to_string(root().join("sdk/.openapi.sha256")).unwrap_or_default();
+    assert_eq!(
+        generated_from.trim(),
+        current,
+        "the {language} SDK was generated from another openapi/openapi.json: run `make sdk` again"
+    );
 }
 
 /// Runs `command` on a blocking thread, so this test's runtime keeps serving the app it drives.

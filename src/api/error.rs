@@ -11,7 +11,7 @@ use crate::uploads::UploadError;
 
 /// What went wrong, for programs (`code`) and people (`message`).
 #[derive(Object, Clone, Debug, serde::Deserialize)]
-#[oai(rename = "Error")]
+#[oai(rename = "ApiError")]
 pub struct ErrorBody {
     /// Stable kebab-case identifier, e.g. `upload-not-found`.
     pub code: String,

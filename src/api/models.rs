@@ -1,6 +1,6 @@
 //! Response and request bodies shared by the API's operations.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
@@ -82,6 +82,7 @@ pub struct UploadView {
     pub id: Uuid,
     pub status: StatusView,
     /// Why the upload ended as it did (rejected, aborted, expired, failed).
+    #[oai(skip_serializing_if_is_none)]
     pub reason: Option<String>,
     pub title: String,
     pub filename: String,
@@ -96,14 +97,17 @@ pub struct UploadView {
     /// Size of every part but the last.
     pub part_size: i64,
     pub part_count: u32,
-    pub metadata: Value,
+    pub metadata: BTreeMap<String, Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// A pending upload not completed by then expires.
     pub expires_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
     pub confirmed_at: Option<DateTime<Utc>>,
     /// Where the worker put the processed output, once `processed`.
+    #[oai(skip_serializing_if_is_none)]
     pub output_location: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub processed_at: Option<DateTime<Utc>>,
     /// On creation: URLs for the first parts (all of them for most files). Ask
     /// `POST /api/uploads/{id}/parts` for the rest or for fresh ones.
@@ -126,7 +130,10 @@ impl From<Upload> for UploadView {
             multipart: upload.plan.multipart,
             part_size: upload.plan.part_size as i64,
             part_count: upload.plan.part_count,
-            metadata: upload.metadata,
+            metadata: match upload.metadata {
+                Value::Object(map) => map.into_iter().collect(),
+                _ => BTreeMap::new(),
+            },
             created_at: upload.created_at,
             updated_at: upload.updated_at,
             expires_at: upload.expires_at,

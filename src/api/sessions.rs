@@ -16,6 +16,7 @@ use super::uppy::SESSION_COOKIE;
 use crate::app::AppState;
 use crate::auth::{SmallFileMethod, UploadSession};
 
+/// How small (non-multipart) files go up: `post` for Uppy 6 (default), `put` for Uppy 5.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[oai(rename_all = "lowercase")]
 pub enum SmallFiles {
@@ -28,7 +29,6 @@ pub enum SmallFiles {
 
 #[derive(Object, Debug, Default)]
 pub struct NewSession {
-    /// How small (non-multipart) files go up: `post` for Uppy 6 (default), `put` for Uppy 5.
     pub small_files: Option<SmallFiles>,
 }
 

@@ -1,5 +1,6 @@
 //! `/api/uploads`: declare, sign, resume, complete, abort and read uploads.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use poem::web::Data;
@@ -28,7 +29,7 @@ pub struct CreateUploadRequest {
     /// Title shown on the platform (1-200 characters).
     pub title: String,
     /// Free-form JSON object kept with the upload (8 KiB at most).
-    pub metadata: Option<Value>,
+    pub metadata: Option<BTreeMap<String, Value>>,
 }
 
 #[derive(Object, Debug)]
@@ -65,6 +66,7 @@ pub struct UploadPage {
     /// The caller's uploads, newest first.
     pub items: Vec<UploadView>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 
@@ -98,7 +100,9 @@ impl UploadsApi {
             size: body.size,
             content_type: body.content_type,
             title: body.title,
-            metadata: body.metadata,
+            metadata: body
+                .metadata
+                .map(|map| Value::Object(map.into_iter().collect())),
         };
         let created = state
             .uploads
@@ -112,7 +116,8 @@ impl UploadsApi {
 
     /// List your uploads
     ///
-    /// Newest first, `limit` per page (1-100, default 20).
+    /// Newest first, `limit` per page (1 to 100, default 20); `cursor` is the previous page's
+    /// `next_cursor`.
     #[oai(path = "/api/uploads", method = "get", operation_id = "listUploads")]
     async fn list(
         &self,

@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use crate::app::AppState;
-use crate::auth::{AuthError, SmallFileMethod, UploadSession};
-use crate::domain::InvalidInput;
+use crate::auth::{AuthError, Owner, SmallFileMethod, UploadSession};
+use crate::domain::{InvalidInput, Upload};
 use crate::uploads::{Declaration, PlanChoice, UploadError};
 
 /// The cookie a same-origin page can authenticate Uppy's calls with.
@@ -175,27 +175,43 @@ struct UploadPath {
 
 #[derive(Deserialize)]
 struct PartPath {
-    upload_id: String,
     part_number: u32,
+}
+
+/// The caller's multipart upload that the path's `uploadId` and the query's `key` name
+/// together; neither is trusted alone.
+struct Target {
+    owner: Owner,
+    upload: Upload,
+}
+
+impl<'a> FromRequest<'a> for Target {
+    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let Caller(session) = Caller::from_request(req, body).await?;
+        let Path(UploadPath { upload_id }) = Path::<UploadPath>::from_request(req, body).await?;
+        let Query(KeyQuery { key }) = Query::<KeyQuery>::from_request(req, body).await?;
+        let state = req.data::<Arc<AppState>>().expect("state installed");
+        let upload = state
+            .uploads
+            .get_by_storage_upload_id(&session.owner, &upload_id, &key)
+            .await
+            .map_err(fail)?;
+        Ok(Self {
+            owner: session.owner,
+            upload,
+        })
+    }
 }
 
 #[handler]
 async fn sign_part(
-    Caller(session): Caller,
+    Target { owner, upload }: Target,
     state: Data<&Arc<AppState>>,
-    Path(PartPath {
-        upload_id,
-        part_number,
-    }): Path<PartPath>,
-    Query(query): Query<KeyQuery>,
+    Path(PartPath { part_number }): Path<PartPath>,
 ) -> UppyResult<Value> {
     let uploads = &state.uploads;
-    let upload = uploads
-        .get_by_storage_upload_id(&session.owner, &upload_id, &query.key)
-        .await
-        .map_err(fail)?;
     let signed = uploads
-        .sign_parts(&session.owner, upload.id, &[part_number])
+        .sign_parts(&owner, upload.id, &[part_number])
         .await
         .map_err(fail)?;
     let part = signed
@@ -210,18 +226,12 @@ async fn sign_part(
 
 #[handler]
 async fn list_parts(
-    Caller(session): Caller,
+    Target { owner, upload }: Target,
     state: Data<&Arc<AppState>>,
-    Path(UploadPath { upload_id }): Path<UploadPath>,
-    Query(query): Query<KeyQuery>,
 ) -> UppyResult<Value> {
-    let uploads = &state.uploads;
-    let upload = uploads
-        .get_by_storage_upload_id(&session.owner, &upload_id, &query.key)
-        .await
-        .map_err(fail)?;
-    let parts = uploads
-        .stored_parts(&session.owner, upload.id)
+    let parts = state
+        .uploads
+        .stored_parts(&owner, upload.id)
         .await
         .map_err(fail)?;
     Ok(Json(Value::Array(
@@ -247,25 +257,19 @@ struct CompleteBody {
 
 #[handler]
 async fn complete(
-    Caller(session): Caller,
+    Target { owner, upload }: Target,
     state: Data<&Arc<AppState>>,
-    Path(UploadPath { upload_id }): Path<UploadPath>,
-    Query(query): Query<KeyQuery>,
     Json(body): Json<CompleteBody>,
 ) -> UppyResult<Value> {
     let received_at = Utc::now();
     let uploads = &state.uploads;
-    let upload = uploads
-        .get_by_storage_upload_id(&session.owner, &upload_id, &query.key)
-        .await
-        .map_err(fail)?;
     let parts = body
         .parts
         .into_iter()
         .map(|p| (p.part_number, p.etag))
         .collect();
     let upload = uploads
-        .complete(&session.owner, upload.id, Some(parts), received_at)
+        .complete(&owner, upload.id, Some(parts), received_at)
         .await
         .map_err(fail)?;
     if upload.status.is_abandoned() {
@@ -280,21 +284,8 @@ async fn complete(
 }
 
 #[handler]
-async fn abort(
-    Caller(session): Caller,
-    state: Data<&Arc<AppState>>,
-    Path(UploadPath { upload_id }): Path<UploadPath>,
-    Query(query): Query<KeyQuery>,
-) -> UppyResult<Value> {
-    let uploads = &state.uploads;
-    let upload = uploads
-        .get_by_storage_upload_id(&session.owner, &upload_id, &query.key)
-        .await
-        .map_err(fail)?;
-    uploads
-        .abort(&session.owner, upload.id)
-        .await
-        .map_err(fail)?;
+async fn abort(Target { owner, upload }: Target, state: Data<&Arc<AppState>>) -> UppyResult<Value> {
+    state.uploads.abort(&owner, upload.id).await.map_err(fail)?;
     Ok(Json(json!({})))
 }
 

@@ -50,6 +50,11 @@ async fn invalid_declarations_are_refused_with_their_codes_and_record_nothing() 
         ),
         (
             json!({"filename": "a.mp4", "size": 10, "content_type": "video/mp4", "title": "t", "metadata": [1]}),
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+        ),
+        (
+            json!({"filename": "a.mp4", "size": 10, "content_type": "video/mp4", "title": "t", "metadata": {"notes": "x".repeat(9000)}}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-metadata",
         ),

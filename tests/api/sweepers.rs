@@ -24,24 +24,11 @@ async fn an_expired_intent_has_its_multipart_upload_aborted() {
             .unwrap()
             .contains("not completed")
     );
-    let storage_upload_id: String = app
-        .db
-        .query_one(
-            "SELECT storage_upload_id FROM uploads WHERE id = $1::text::uuid",
-            &[&id],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let listed = app
-        .s3
-        .list_parts()
-        .bucket(&app.bucket)
-        .key(upload["key"].as_str().unwrap())
-        .upload_id(storage_upload_id)
-        .send()
-        .await;
-    assert!(listed.is_err(), "the multipart upload is gone from storage");
+    assert!(
+        !app.multipart_upload_exists(id, upload["key"].as_str().unwrap())
+            .await,
+        "the multipart upload is gone from storage"
+    );
     let response = app.complete(id, None).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
 }

@@ -113,17 +113,8 @@ async fn a_multipart_upload_through_the_companion_endpoint_is_confirmed() {
     assert_eq!(completed["key"], key);
     assert!(completed["location"].as_str().unwrap().ends_with(key));
     assert_eq!(app.stored_bytes(key).await, data);
-    let listing: Value = app
-        .http
-        .get(app.url("/api/uploads"))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let upload = &listing["items"][0];
+    let listing = app.list_uploads().await;
+    let upload = &listing[0];
     assert_eq!(upload["title"], "Final");
     assert!(["uploaded", "processing"].contains(&upload["status"].as_str().unwrap()));
 }
@@ -198,17 +189,10 @@ async fn a_small_file_goes_up_as_a_form_post_pinned_to_its_key_and_size() {
         .unwrap();
     assert!(posted.status().is_success(), "{}", posted.status());
     // Uppy never calls back for these: storage's event confirms the upload.
-    let listing: Value = app
-        .http
-        .get(app.url("/api/uploads"))
-        .bearer_auth(&app.token)
-        .send()
-        .await
+    let id = app.list_uploads().await[0]["id"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = listing["items"][0]["id"].as_str().unwrap().to_owned();
+        .to_owned();
     app.wait_for_status(&id, &["processing"]).await;
     assert_eq!(app.stored_bytes(&key).await, data);
 }
@@ -341,17 +325,7 @@ async fn uppy_calls_are_checked_against_the_callers_intent() {
         .unwrap();
     assert_eq!(aborted.status(), StatusCode::OK);
     assert_eq!(aborted.json::<Value>().await.unwrap(), json!({}));
-    let listing: Value = app
-        .http
-        .get(app.url("/api/uploads"))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listing["items"][0]["status"], "aborted");
+    assert_eq!(app.list_uploads().await[0]["status"], "aborted");
 }
 
 #[tokio::test]

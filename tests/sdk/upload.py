@@ -23,10 +23,11 @@ from upload_coordinator_client.api.uploads import (
     sign_parts,
 )
 from upload_coordinator_client.models import (
+    ApiError,
     CompletedPart,
     CompleteUploadRequest,
     CreateUploadRequest,
-    Error,
+    CreateUploadRequestMetadata,
     PartUrl,
     PartUrls,
     SignPartsRequest,
@@ -75,7 +76,7 @@ async def main(base_url: str, size: int, token: str) -> dict:
                 size=size,
                 content_type="video/mp4",
                 title="Uploaded with the Python SDK",
-                metadata={"sdk": "python"},
+                metadata=CreateUploadRequestMetadata.from_dict({"sdk": "python"}),
             ),
         )
         upload = expect(created.parsed, Upload, "create_upload")
@@ -106,10 +107,10 @@ async def main(base_url: str, size: int, token: str) -> dict:
         assert fetched.status.value in CONFIRMED, f"get_upload shows {fetched.status}"
         assert fetched.size == size, f"get_upload shows size {fetched.size}"
 
-        # Errors come back parsed as the API's Error model, with the HTTP status beside them.
+        # Errors come back parsed as the API's ApiError model, with the HTTP status beside them.
         missing = await get_upload.asyncio_detailed(uuid.uuid4(), client=client)
         assert missing.status_code == 404, missing.status_code
-        error = expect(missing.parsed, Error, "parsing the 404")
+        error = expect(missing.parsed, ApiError, "parsing the 404")
         assert error.code == "upload-not-found", error
 
         return {"id": str(fetched.id), "key": fetched.key, "status": fetched.status.value, "size": size}
