@@ -491,6 +491,46 @@ impl TestApp {
         object.body.collect().await.unwrap().into_bytes().to_vec()
     }
 
+    /// Whether storage still has the multipart upload behind upload `id`.
+    pub async fn multipart_upload_exists(&self, id: &str, key: &str) -> bool {
+        let storage_upload_id: String = self
+            .db
+            .query_one(
+                "SELECT storage_upload_id FROM uploads WHERE id = $1::text::uuid",
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        self.s3
+            .list_parts()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(storage_upload_id)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    /// GET `url` with the caller's token and read the JSON answer.
+    pub async fn get_json(&self, url: &str) -> Value {
+        self.http
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The caller's uploads, newest first.
+    pub async fn list_uploads(&self) -> Vec<Value> {
+        let page = self.get_json(&self.url("/api/uploads")).await;
+        page["items"].as_array().unwrap().clone()
+    }
+
     pub async fn object_exists(&self, key: &str) -> bool {
         self.s3
             .head_object()
