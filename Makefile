@@ -27,10 +27,10 @@ TEST_ENV := \
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-11s %s\n", $$1, $$2 }'
 
-run: require-cargo stack ## Start the local stack, then the service on 127.0.0.1:8080
+run: require-cargo stack web ## Start the local stack, then the service on 127.0.0.1:8080
 	cargo run --release -- serve
 
-test: require-cargo test-stack sdk ## Start the test stack, then run every test
+test: require-cargo test-stack web sdk ## Start the test stack, then run every test
 	$(TEST_ENV) cargo test --all-targets
 
 bench: require-cargo ## Release build + run stack + k6 scenarios -> bench/REPORT.md (~10 min)
@@ -55,6 +55,18 @@ status: ## Show what runs in both stacks
 
 deps: ## Install missing system packages and SeaweedFS
 	scripts/install-deps.sh
+
+# The demo page (served at / by `run`, driven by the browser test): rebuilt when its sources change.
+WEB_SOURCES := web/package.json $(wildcard web/package-lock.json) web/index.html web/vite.config.js $(wildcard web/src/*)
+
+.PHONY: web
+web: web/dist/index.html ## Build the demo page into web/dist (npm packages, then Vite)
+
+web/dist/index.html: $(WEB_SOURCES)
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "error: npm not found. Run make deps (installs Node.js and npm), then make again." >&2; exit 1; }
+	cd web && if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	cd web && npm run build
 
 # Client SDKs from openapi/openapi.json into sdk/ (git-ignored), with the generators pinned in
 # sdk-tools/; tests/sdk.rs drives an upload through each. Regenerated every time (a few seconds).

