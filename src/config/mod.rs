@@ -1,0 +1,202 @@
+//! Typed settings, read from `UC_*` environment variables (or the matching flags), with defaults
+//! that match the local stack started by `make run`.
+
+mod auth;
+mod http;
+mod messaging;
+mod policy;
+mod storage;
+
+pub use auth::{AuthSettings, JwtAlgorithm};
+pub use http::{HttpSettings, LogFormat, WebSettings};
+pub use messaging::{
+    BrokerSettings, EventSettings, ExchangeKind, JobFormat, JobSettings, SweeperSettings,
+};
+pub use policy::UploadPolicy;
+pub use storage::{DatabaseSettings, StorageSettings};
+
+use std::fmt;
+use std::str::FromStr;
+
+use clap::Args;
+
+/// A value that must never be printed: `Debug` and `Display` show a placeholder.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Everything the service needs to run.
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    #[command(flatten)]
+    pub http: HttpSettings,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub storage: StorageSettings,
+    #[command(flatten)]
+    pub auth: AuthSettings,
+    #[command(flatten)]
+    pub policy: UploadPolicy,
+    #[command(flatten)]
+    pub broker: BrokerSettings,
+    #[command(flatten)]
+    pub events: EventSettings,
+    #[command(flatten)]
+    pub jobs: JobSettings,
+    #[command(flatten)]
+    pub sweeper: SweeperSettings,
+    #[command(flatten)]
+    pub web: WebSettings,
+}
+
+/// Settings problems found before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Checks relations between settings that clap cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        let policy = &self.policy;
+        if policy.part_size < crate::domain::MIN_PART_SIZE {
+            return invalid(format!(
+                "UC_PART_SIZE must be at least {} bytes (S3's minimum part size)",
+                crate::domain::MIN_PART_SIZE
+            ));
+        }
+        if policy.max_upload_size > crate::domain::MAX_OBJECT_SIZE {
+            return invalid(format!(
+                "UC_MAX_UPLOAD_SIZE must be at most {} bytes (S3's largest object)",
+                crate::domain::MAX_OBJECT_SIZE
+            ));
+        }
+        if policy.multipart_threshold > crate::domain::MAX_SINGLE_PUT_SIZE {
+            return invalid("UC_MULTIPART_THRESHOLD must be at most 5 GiB".into());
+        }
+        if policy.presign_batch == 0 {
+            return invalid("UC_PRESIGN_BATCH must be at least 1".into());
+        }
+        if !(1..=7 * 24 * 3600).contains(&policy.presign_ttl_secs) {
+            return invalid("UC_PRESIGN_TTL_SECS must be between 1 and 604800 (7 days)".into());
+        }
+        if policy.upload_ttl_secs == 0 {
+            return invalid("UC_UPLOAD_TTL_SECS must be positive".into());
+        }
+        if policy
+            .allowed_content_types
+            .iter()
+            .all(|t| t.trim().is_empty())
+        {
+            return invalid("UC_ALLOWED_CONTENT_TYPES must name at least one type".into());
+        }
+        if self.sweeper.interval_secs == 0
+            || self.sweeper.reconcile_rate == 0
+            || self.sweeper.batch < 1
+        {
+            return invalid(
+                "UC_SWEEP_INTERVAL_SECS, UC_RECONCILE_RATE and UC_SWEEP_BATCH must be positive"
+                    .into(),
+            );
+        }
+        if self.web.uppy_part_size < crate::domain::MIN_PART_SIZE {
+            return invalid("UC_UPPY_PART_SIZE must be at least 5 MiB".into());
+        }
+        if self.web.uppy_session_ttl_secs == 0 {
+            return invalid("UC_UPPY_SESSION_TTL_SECS must be positive".into());
+        }
+        if self.auth.algorithm != JwtAlgorithm::Hs256 && self.web.session_secret.is_none() {
+            return invalid("UC_SESSION_SECRET is required with RS256/ES256 tokens".into());
+        }
+        if self.jobs.poll_secs == 0 {
+            return invalid("UC_OUTBOX_POLL_SECS must be positive".into());
+        }
+        if self.events.prefetch == 0 {
+            return invalid("UC_EVENTS_PREFETCH must be at least 1".into());
+        }
+        if self.database.pool_size == 0 {
+            return invalid("UC_DATABASE_POOL_SIZE must be at least 1".into());
+        }
+        for (name, endpoint) in [
+            ("UC_S3_ENDPOINT", self.storage.endpoint.as_str()),
+            ("UC_S3_PUBLIC_ENDPOINT", self.storage.public_endpoint()),
+        ] {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return invalid(format!(
+                    "{name} must be an http:// or https:// URL, got {endpoint:?}"
+                ));
+            }
+        }
+        if self.auth.algorithm == JwtAlgorithm::Hs256 && self.auth.secret.expose().is_empty() {
+            return invalid("UC_JWT_SECRET must not be empty".into());
+        }
+        if self.auth.algorithm != JwtAlgorithm::Hs256
+            && self.auth.public_key.is_none()
+            && self.auth.public_key_file.is_none()
+        {
+            return invalid(
+                "UC_JWT_PUBLIC_KEY or UC_JWT_PUBLIC_KEY_FILE is required for RS256/ES256".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+        assert_eq!(secret.expose(), "hunter2");
+    }
+}
+
+/// Parses settings from flags alone (the environment still fills what the flags leave out),
+/// for tests and embedding.
+#[derive(clap::Parser)]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    pub fn from_flags<I, T>(flags: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        let args = std::iter::once(std::ffi::OsString::from("upload-coordinator"))
+            .chain(flags.into_iter().map(Into::into));
+        SettingsOnly::try_parse_from(args).map(|only| only.settings)
+    }
+}

@@ -1,0 +1,96 @@
+//! Where the database and the object store are.
+
+use clap::Args;
+
+use super::Secret;
+
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseSettings {
+    /// PostgreSQL connection URL.
+    #[arg(
+        id = "database-url",
+        long = "database-url",
+        env = "UC_DATABASE_URL",
+        default_value = "postgres://postgres:postgres@127.0.0.1:5432/upload_coordinator",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub url: Secret,
+
+    /// Maximum connections in the pool.
+    #[arg(
+        id = "database-pool-size",
+        long = "database-pool-size",
+        env = "UC_DATABASE_POOL_SIZE",
+        default_value_t = 16
+    )]
+    pub pool_size: usize,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct StorageSettings {
+    /// S3 endpoint the service talks to.
+    #[arg(
+        id = "s3-endpoint",
+        long = "s3-endpoint",
+        env = "UC_S3_ENDPOINT",
+        default_value = "http://127.0.0.1:8333"
+    )]
+    pub endpoint: String,
+
+    /// S3 endpoint clients reach, used in presigned URLs (defaults to UC_S3_ENDPOINT).
+    #[arg(
+        id = "s3-public-endpoint",
+        long = "s3-public-endpoint",
+        env = "UC_S3_PUBLIC_ENDPOINT"
+    )]
+    pub public_endpoint: Option<String>,
+
+    /// Bucket that receives uploads.
+    #[arg(
+        id = "s3-bucket",
+        long = "s3-bucket",
+        env = "UC_S3_BUCKET",
+        default_value = "videos"
+    )]
+    pub bucket: String,
+
+    /// Region used to sign requests.
+    #[arg(
+        id = "s3-region",
+        long = "s3-region",
+        env = "UC_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub region: String,
+
+    /// Access key id.
+    #[arg(
+        id = "s3-access-key",
+        long = "s3-access-key",
+        env = "UC_S3_ACCESS_KEY",
+        default_value = "uc-dev-access"
+    )]
+    pub access_key: String,
+
+    /// Secret access key.
+    #[arg(
+        id = "s3-secret-key",
+        long = "s3-secret-key",
+        env = "UC_S3_SECRET_KEY",
+        default_value = "uc-dev-secret",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub secret_key: Secret,
+
+    /// Path-style addressing (`endpoint/bucket/key`), which MinIO and SeaweedFS need.
+    #[arg(id = "s3-path-style", long = "s3-path-style", env = "UC_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub path_style: bool,
+}
+
+impl StorageSettings {
+    pub fn public_endpoint(&self) -> &str {
+        self.public_endpoint.as_deref().unwrap_or(&self.endpoint)
+    }
+}

@@ -1,0 +1,43 @@
+//! Aborting an upload on the client's request.
+
+use uuid::Uuid;
+
+use super::{UploadError, Uploads};
+use crate::auth::Owner;
+use crate::db;
+use crate::domain::{Upload, UploadStatus};
+
+impl Uploads {
+    /// Abandons a pending upload: its multipart upload (or stray object) is removed and the
+    /// intent marked `aborted`. Aborting twice is harmless.
+    pub async fn abort(&self, owner: &Owner, id: Uuid) -> Result<Upload, UploadError> {
+        let upload = self.get(owner, id).await?;
+        match upload.status {
+            UploadStatus::Aborted => return Ok(upload),
+            UploadStatus::Pending => {}
+            other => return Err(UploadError::NotPending(other)),
+        }
+        let client = self.db.get().await?;
+        let aborted = db::uploads::mark_abandoned(
+            &client,
+            upload.id,
+            UploadStatus::Aborted,
+            "aborted by the client",
+        )
+        .await?;
+        let Some(aborted) = aborted else {
+            // Confirmed or ended by someone else in the meantime: report what it is now.
+            let now = self.get(owner, id).await?;
+            return match now.status {
+                UploadStatus::Aborted => Ok(now),
+                other => Err(UploadError::NotPending(other)),
+            };
+        };
+        match &upload.storage_upload_id {
+            Some(upload_id) => self.storage.abort_multipart(&upload.key, upload_id).await?,
+            None => self.storage.delete(&upload.key).await?,
+        }
+        tracing::info!(upload_id = %upload.id, "upload aborted");
+        Ok(aborted)
+    }
+}

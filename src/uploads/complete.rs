@@ -1,0 +1,206 @@
+//! Completing an upload: assembling the parts (from the client's list, or from what storage
+//! holds) and confirming the object.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{UploadError, Uploads};
+use crate::auth::Owner;
+use crate::domain::{PartPlan, Upload, UploadStatus};
+use crate::storage::{StorageError, StoredPart};
+
+impl Uploads {
+    /// Assembles a multipart upload (from the client's part list, or from what storage holds)
+    /// and confirms it. Completing an upload that is already confirmed returns it unchanged.
+    pub async fn complete(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        parts: Option<Vec<(u32, String)>>,
+        received_at: DateTime<Utc>,
+    ) -> Result<Upload, UploadError> {
+        let upload = self.get(owner, id).await?;
+        if upload.status.is_confirmed() {
+            return Ok(upload);
+        }
+        if upload.status != UploadStatus::Pending {
+            return Err(UploadError::NotPending(upload.status));
+        }
+        if let Some(upload_id) = &upload.storage_upload_id {
+            let parts = match parts {
+                Some(given) => check_given_parts(&upload.plan, given)?,
+                None => {
+                    let stored = self.storage.list_parts(&upload.key, upload_id).await;
+                    match stored {
+                        Ok(stored) => check_stored_parts(&upload.plan, &stored)?,
+                        // Already assembled (a concurrent or interrupted complete): confirm below.
+                        Err(StorageError::NoSuchUpload) => Vec::new(),
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+            };
+            if !parts.is_empty() {
+                match self
+                    .storage
+                    .complete_multipart(&upload.key, upload_id, &parts)
+                    .await
+                {
+                    Ok(()) | Err(StorageError::NoSuchUpload) => {}
+                    Err(StorageError::InvalidPart(msg)) => {
+                        return Err(UploadError::InvalidPart(msg));
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        }
+        Ok(self.confirm(upload, received_at).await?.upload())
+    }
+}
+
+/// The client's part list, checked against the plan: every planned part exactly once.
+fn check_given_parts(
+    plan: &PartPlan,
+    given: Vec<(u32, String)>,
+) -> Result<Vec<(u32, String)>, UploadError> {
+    let outside: Vec<u32> = given
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !plan.contains(*n))
+        .collect();
+    if !outside.is_empty() {
+        return Err(UploadError::InvalidPartNumbers {
+            numbers: outside,
+            part_count: plan.part_count,
+        });
+    }
+    let mut parts = given;
+    parts.sort_by_key(|(n, _)| *n);
+    parts.dedup_by_key(|(n, _)| *n);
+    let present: BTreeSet<u32> = parts.iter().map(|(n, _)| *n).collect();
+    let missing: Vec<u32> = plan
+        .parts()
+        .map(|p| p.number)
+        .filter(|n| !present.contains(n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(UploadError::PartsMissing(missing));
+    }
+    Ok(parts)
+}
+
+/// What storage holds, checked against the plan: every part present with its planned size.
+fn check_stored_parts(
+    plan: &PartPlan,
+    stored: &[StoredPart],
+) -> Result<Vec<(u32, String)>, UploadError> {
+    let missing: Vec<u32> = plan
+        .parts()
+        .map(|p| p.number)
+        .filter(|n| !stored.iter().any(|s| s.number == *n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(UploadError::PartsMissing(missing));
+    }
+    for part in plan.parts() {
+        let held = stored.iter().find(|s| s.number == part.number);
+        if let Some(held) = held
+            && held.size != part.size
+        {
+            return Err(UploadError::PartSizeMismatch {
+                number: part.number,
+                expected: part.size,
+                actual: held.size,
+            });
+        }
+    }
+    Ok(stored
+        .iter()
+        .filter(|s| plan.contains(s.number))
+        .map(|s| (s.number, s.etag.clone()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+
+    fn plan() -> PartPlan {
+        PartPlan::new(20 * MIB, 8 * MIB, 8 * MIB)
+    }
+
+    #[test]
+    fn a_part_list_missing_a_part_is_refused_with_the_missing_numbers() {
+        let given = vec![(1, "a".to_owned()), (3, "c".to_owned())];
+        match check_given_parts(&plan(), given) {
+            Err(UploadError::PartsMissing(missing)) => assert_eq!(missing, vec![2]),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_part_list_naming_parts_outside_the_plan_is_refused() {
+        let given = vec![
+            (1, "a".into()),
+            (2, "b".into()),
+            (3, "c".into()),
+            (9, "x".into()),
+        ];
+        assert!(matches!(
+            check_given_parts(&plan(), given),
+            Err(UploadError::InvalidPartNumbers { .. })
+        ));
+    }
+
+    #[test]
+    fn stored_parts_of_the_wrong_size_are_refused() {
+        let stored = vec![
+            StoredPart {
+                number: 1,
+                etag: "a".into(),
+                size: 8 * MIB,
+            },
+            StoredPart {
+                number: 2,
+                etag: "b".into(),
+                size: 7 * MIB,
+            },
+            StoredPart {
+                number: 3,
+                etag: "c".into(),
+                size: 4 * MIB,
+            },
+        ];
+        assert!(matches!(
+            check_stored_parts(&plan(), &stored),
+            Err(UploadError::PartSizeMismatch { number: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn complete_stored_parts_become_the_part_list() {
+        let stored = vec![
+            StoredPart {
+                number: 1,
+                etag: "a".into(),
+                size: 8 * MIB,
+            },
+            StoredPart {
+                number: 2,
+                etag: "b".into(),
+                size: 8 * MIB,
+            },
+            StoredPart {
+                number: 3,
+                etag: "c".into(),
+                size: 4 * MIB,
+            },
+        ];
+        let parts = check_stored_parts(&plan(), &stored).unwrap();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[2], (3, "c".to_owned()));
+    }
+}
