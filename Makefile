@@ -28,7 +28,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-11s %s\n", $$1, $$2 }'
 
 run: require-cargo stack web ## Start the local stack, then the service on 127.0.0.1:8080
-	cargo run --release -- serve
+	UC_DEMO_PAGE=true cargo run --release -- serve
 
 test: require-cargo test-stack web sdk ## Start the test stack, then run every test
 	$(TEST_ENV) cargo test --all-targets

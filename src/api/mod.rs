@@ -15,10 +15,10 @@ mod uppy;
 use std::sync::Arc;
 
 use poem::endpoint::{StaticFileEndpoint, StaticFilesEndpoint};
-use poem::http::HeaderValue;
 use poem::http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use poem::http::{HeaderValue, Method};
 use poem::middleware::Cors;
-use poem::{Endpoint, EndpointExt, Request, Route};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::app::AppState;
@@ -78,20 +78,34 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .at("/metrics", metrics::scrape)
         .nest("/docs", docs);
     if state.web.demo_page {
-        let dir = &state.web.web_dir;
-        route = route
-            .at("/", StaticFileEndpoint::new(dir.join("index.html")))
-            .nest("/assets", StaticFilesEndpoint::new(dir.join("assets")));
+        route = route.nest(
+            "/assets",
+            StaticFilesEndpoint::new(state.web.web_dir.join("assets")),
+        );
     }
     let cors = cors(&state.web.cors_origins);
     route
         .nest("/", service)
         .before(empty_body_is_json)
+        .around(demo_index)
         .around(metrics::observe)
         .data(state)
         .catch_all_error(error::render_error)
         .around(request_log::log)
         .with_if(cors.is_some(), cors.unwrap_or_default())
+}
+
+/// `/` is the demo page while it is switched on. (A route at exactly `/` would lose to the API
+/// nested there, so this is decided before routing.)
+async fn demo_index<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    if req.uri().path() == "/" && req.method() == Method::GET {
+        let state = req.data::<Arc<AppState>>().cloned();
+        if let Some(state) = state.filter(|state| state.web.demo_page) {
+            let index = StaticFileEndpoint::new(state.web.web_dir.join("index.html"));
+            return index.call(req).await;
+        }
+    }
+    ep.call(req).await.map(IntoResponse::into_response)
 }
 
 /// Browsers on the configured origins may call the API; `*` allows any origin.
