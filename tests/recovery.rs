@@ -139,3 +139,18 @@ async fn a_rabbitmq_restart_delays_jobs_and_events_but_loses_none() {
     let jobs = app.wait_for_messages(&app.names.job_queue, 2).await;
     assert_eq!(jobs.len(), 2, "one job per upload, none lost");
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_service_cleanly_within_its_grace_period() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let prepared = Prepared::new().await;
+    let service = ServiceProcess::start(&prepared, free_port(), &[]).await;
+    let app = prepared.client_for(service.address.clone()).await;
+    // Work in flight at the time: an upload just declared.
+    app.declare(1000).await;
+    let status = tokio::task::spawn_blocking(move || service.terminate(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .expect("the service exits within its grace period");
+    assert!(status.success(), "exit status {status}");
+}

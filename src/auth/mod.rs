@@ -222,6 +222,83 @@ mod tests {
         assert!(auth.verify(&token).is_err());
     }
 
+    fn identity_provider_token(
+        algorithm: Algorithm,
+        private_pem: &str,
+        claims: serde_json::Value,
+    ) -> String {
+        let key = match algorithm {
+            Algorithm::RS256 => EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap(),
+            _ => EncodingKey::from_ec_pem(private_pem.as_bytes()).unwrap(),
+        };
+        jsonwebtoken::encode(&Header::new(algorithm), &claims, &key).unwrap()
+    }
+
+    fn provider_settings(algorithm: JwtAlgorithm, public_pem: &str) -> AuthSettings {
+        AuthSettings {
+            algorithm,
+            public_key: Some(public_pem.to_owned()),
+            issuer: Some("https://id.example.com".into()),
+            audience: Some("uploads".into()),
+            ..settings("unused")
+        }
+    }
+
+    #[test]
+    fn rs256_and_es256_tokens_from_an_identity_provider_verify_with_its_public_key() {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = serde_json::json!({
+            "sub": "ana@example.com", "exp": now + 60,
+            "iss": "https://id.example.com", "aud": "uploads",
+        });
+        let cases = [
+            (
+                Algorithm::RS256,
+                JwtAlgorithm::Rs256,
+                include_str!("../../tests/fixtures/keys/rs256-private.pem"),
+                include_str!("../../tests/fixtures/keys/rs256-public.pem"),
+            ),
+            (
+                Algorithm::ES256,
+                JwtAlgorithm::Es256,
+                include_str!("../../tests/fixtures/keys/es256-private.pem"),
+                include_str!("../../tests/fixtures/keys/es256-public.pem"),
+            ),
+        ];
+        for (algorithm, configured, private_pem, public_pem) in cases {
+            let auth = Authenticator::new(&provider_settings(configured, public_pem)).unwrap();
+            let token = identity_provider_token(algorithm, private_pem, claims.clone());
+            assert_eq!(auth.verify(&token).unwrap().as_str(), "ana@example.com");
+
+            let mut wrong_issuer = claims.clone();
+            wrong_issuer["iss"] = "https://evil.example.com".into();
+            let token = identity_provider_token(algorithm, private_pem, wrong_issuer);
+            assert!(
+                auth.verify(&token).is_err(),
+                "{algorithm:?} with another issuer"
+            );
+
+            let mut wrong_audience = claims.clone();
+            wrong_audience["aud"] = "payments".into();
+            let token = identity_provider_token(algorithm, private_pem, wrong_audience);
+            assert!(
+                auth.verify(&token).is_err(),
+                "{algorithm:?} for another audience"
+            );
+        }
+    }
+
+    #[test]
+    fn an_hs256_token_is_refused_where_rs256_is_configured() {
+        let public_pem = include_str!("../../tests/fixtures/keys/rs256-public.pem");
+        let auth = Authenticator::new(&provider_settings(JwtAlgorithm::Rs256, public_pem)).unwrap();
+        let hs = Authenticator::new(&settings("secret")).unwrap();
+        assert!(
+            auth.verify(&hs.issue("ana@example.com", 1, 60).unwrap())
+                .is_err()
+        );
+    }
+
     #[test]
     fn a_configured_owner_claim_is_used() {
         let mut s = settings("s3cret");

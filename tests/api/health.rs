@@ -65,3 +65,26 @@ async fn metrics_count_requests_by_operation_and_uploads_by_status() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn browsers_on_configured_origins_may_call_the_api() {
+    let app = crate::helpers::spawn_app_with(&["--cors-origins=http://app.example"]).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/api/uploads"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("http://app.example").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://app.example"
+    );
+    let other = preflight("http://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}

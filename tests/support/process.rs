@@ -39,6 +39,21 @@ impl ServiceProcess {
         Self { child, address }
     }
 
+    /// SIGTERM, then the exit status (waiting at most `within`).
+    pub fn terminate(mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "send SIGTERM");
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// SIGKILL: no shutdown hooks, no draining.
     pub fn kill(mut self) {
         self.child.kill().expect("kill the service");
