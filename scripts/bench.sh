@@ -3,10 +3,10 @@
 # k6/ against it with bounded durations, and bench/REPORT.md with every figure.
 #
 # The run stack's SeaweedFS is restarted first (its data stays), so its memory starts from the
-# same point every run. Each scenario runs while a sampler reads /proc every 200 ms: the service's resident memory
-# (peak per scenario), k6's and SeaweedFS's, the machine's free memory (k6 is stopped early
-# if it runs low) and CPU time per process. Objects the scenarios stored are deleted and the
-# storage vacuumed after each one, so runs do not fill the disk.
+# same point every run. Each scenario runs while a sampler reads /proc every 200 ms: the
+# service's resident memory (peak per scenario), k6's and SeaweedFS's, the machine's free
+# memory (k6 is stopped early if it runs low) and CPU time per process. Objects the scenarios
+# stored are deleted and the storage vacuumed after each one, so runs do not fill the disk.
 #
 # Settings (environment; defaults follow issue 4):
 #   BENCH_PORT=8080            the service's port; the run stack posts storage events to :8080
@@ -79,14 +79,14 @@ pg_psql() { PGPASSWORD=postgres psql -h 127.0.0.1 -p 5432 -U postgres -v ON_ERRO
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# ------------------------------------------------------------------ /proc readers (no forks)
+# ------------------------------------- /proc readers (shell builtins: no programs started)
 
 # Resident memory of a process in kB (0 once it is gone).
 rss_kb() {
   local key value _
   while read -r key value _; do
     [[ $key == VmRSS: ]] && { echo "$value"; return; }
-  done <"/proc/$1/status" 2>/dev/null
+  done 2>/dev/null <"/proc/$1/status"
   echo 0
 }
 
@@ -100,7 +100,7 @@ mem_available_kb() {
 # utime + stime of a process, in clock ticks (0 once it is gone).
 cpu_ticks() {
   local -a f
-  read -ra f <"/proc/$1/stat" 2>/dev/null || { echo 0; return; }
+  read -ra f 2>/dev/null <"/proc/$1/stat" || { echo 0; return; }
   echo $((f[13] + f[14]))
 }
 
@@ -109,7 +109,7 @@ cpu_ticks_named() {
   local stat comm total=0
   local -a f
   for stat in /proc/[0-9]*/stat; do
-    read -ra f <"$stat" 2>/dev/null || continue
+    read -ra f 2>/dev/null <"$stat" || continue
     comm=${f[1]}
     [[ $comm == "($1)" ]] && ((total += f[13] + f[14]))
   done
@@ -199,10 +199,18 @@ confirm_mode() {
   fi
 }
 
-# Deletes what the bench stored (only the bench prefix) and lets storage reclaim the space.
+# Deletes what the bench stored (the bench prefix, and the parts of multipart uploads that
+# iterations cut short left pending) and lets storage reclaim the space.
 clean_storage() {
   curl -s -o /dev/null --max-time 60 -X DELETE \
     "$FILER_URL/buckets/$UC_S3_BUCKET/$KEY_PREFIX/?recursive=true&ignoreRecursiveError=true" || true
+  local upload_id
+  pg_psql -d "$BENCH_DATABASE" \
+    -c "SELECT storage_upload_id FROM uploads WHERE status = 'pending' AND storage_upload_id IS NOT NULL" |
+    while read -r upload_id; do
+      curl -s -o /dev/null --max-time 10 -X DELETE \
+        "$FILER_URL/buckets/$UC_S3_BUCKET/.uploads/$upload_id?recursive=true&ignoreRecursiveError=true" || true
+    done
   curl -s -o /dev/null --max-time 120 "$MASTER_URL/vol/vacuum?garbageThreshold=0.01" || true
 }
 
@@ -615,27 +623,33 @@ add("CPU seconds used during the scenario by each process (k6 up to its last 200
     "busy and I/O-wait shares of all its cores, peak resident memory (sampled every 200 ms) and the least "
     "memory the machine had available.")
 add("")
-add("| Scenario | Service CPU | SeaweedFS CPU | k6 CPU | PostgreSQL CPU | RabbitMQ CPU | Machine busy | I/O wait | Peak RSS service / SeaweedFS / k6 | Least available |")
-add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+add("| Scenario | Service CPU | SeaweedFS CPU | k6 CPU | PostgreSQL CPU | RabbitMQ CPU | Other processes CPU | Machine busy | I/O wait | Peak RSS service / SeaweedFS / k6 | Least available |")
+add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+known = ["cpu_service_ticks", "cpu_weed_ticks", "cpu_k6_ticks", "cpu_postgres_ticks", "cpu_rabbitmq_ticks"]
 for name, meta, metrics in scenarios:
     clk = int(meta["clk_tck"])
     total = int(meta["machine_busy_ticks"]) + int(meta["machine_idle_ticks"]) + int(meta["machine_iowait_ticks"])
-    def cpu(key):
-        return f"{int(meta[key]) / clk:.1f} s"
+    def cpu(ticks):
+        return f"{ticks / clk:.1f} s"
+    other = max(0, int(meta["machine_busy_ticks"]) - sum(int(meta[key]) for key in known))
     busy = 100 * int(meta["machine_busy_ticks"]) / total if total else 0
     iowait = 100 * int(meta["machine_iowait_ticks"]) / total if total else 0
-    add(f"| {name} | {cpu('cpu_service_ticks')} | {cpu('cpu_weed_ticks')} | {cpu('cpu_k6_ticks')} | {cpu('cpu_postgres_ticks')} "
-        f"| {cpu('cpu_rabbitmq_ticks')} | {busy:.0f} % | {iowait:.0f} % | {mb(meta['peak_service_kb'])} / {mb(meta['peak_weed_kb'])} / {mb(meta['peak_k6_kb'])} "
+    add(f"| {name} | " + " | ".join(cpu(int(meta[key])) for key in known) + f" | {cpu(other)} "
+        f"| {busy:.0f} % | {iowait:.0f} % | {mb(meta['peak_service_kb'])} / {mb(meta['peak_weed_kb'])} / {mb(meta['peak_k6_kb'])} "
         f"| {mb(meta['min_available_kb'])} |")
+add("")
+add("Other processes: whatever else ran on the machine meanwhile (the kernel, other SeaweedFS instances, builds).")
 add("")
 api = by_name.get("api-stress")
 if api:
     meta, metrics = api
     calls = metrics.get("api_latency", {}).get("count") or 0
-    cpu_s = int(meta["cpu_service_ticks"]) / int(meta["clk_tck"])
+    clk = int(meta["clk_tck"])
+    service_s = int(meta["cpu_service_ticks"]) / clk
+    postgres_s = int(meta["cpu_postgres_ticks"]) / clk
     if calls:
-        add(f"API stress: the service spent {cpu_s * 1000 / calls:.2f} ms of CPU per API call "
-            f"({calls} calls, {cpu_s:.1f} CPU seconds).")
+        add(f"API stress: {calls} calls cost the service {service_s * 1000 / calls:.2f} ms of CPU each "
+            f"and PostgreSQL {postgres_s * 1000 / calls:.2f} ms each.")
         add("")
 
 with open(report_path, "w") as f:
