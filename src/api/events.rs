@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::ApiTags;
 use super::error::{ApiError, ErrorBody};
+use super::operation_errors::EventErrors;
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::intake::IntakeError;
@@ -70,7 +71,7 @@ impl EventsApi {
         _auth: WebhookToken,
         state: Data<&Arc<AppState>>,
         body: Json<Value>,
-    ) -> Result<Json<EventReceipt>, ApiError> {
+    ) -> Result<Json<EventReceipt>, EventErrors> {
         let bytes = serde_json::to_vec(&body.0).expect("JSON values serialize");
         match state.webhook_intake.handle(&bytes).await {
             Ok(summary) => Ok(Json(EventReceipt {
@@ -80,7 +81,7 @@ impl EventsApi {
                 unknown: summary.unknown as u32,
                 ignored: summary.ignored as u32,
             })),
-            Err(IntakeError::Malformed(err)) => Err(ApiError::BadRequest(ErrorBody::new(
+            Err(IntakeError::Malformed(err)) => Err(EventErrors::BadRequest(ErrorBody::new(
                 err.code(),
                 err.to_string(),
             ))),

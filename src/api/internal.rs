@@ -15,6 +15,7 @@ use super::ApiTags;
 use super::error::ApiError;
 use super::events::constant_time_eq;
 use super::models::UploadView;
+use super::operation_errors::ReportErrors;
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::uploads::ProcessingResult;
@@ -68,7 +69,7 @@ impl InternalApi {
         state: Data<&Arc<AppState>>,
         id: Path<Uuid>,
         body: Json<ProcessingReport>,
-    ) -> Result<Json<UploadView>, ApiError> {
+    ) -> Result<Json<UploadView>, ReportErrors> {
         let result = match body.0.status {
             ResultStatus::Processed => ProcessingResult::Processed {
                 output_location: body.0.output_location,

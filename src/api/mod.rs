@@ -6,6 +6,7 @@ mod health;
 mod internal;
 mod metrics;
 pub mod models;
+mod operation_errors;
 mod request_log;
 mod security;
 mod sessions;

@@ -10,7 +10,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::ApiTags;
-use super::error::{ApiError, ErrorBody};
+use super::error::ErrorBody;
+use super::operation_errors::{DevTokenErrors, SessionErrors};
 use super::security::BearerAuth;
 use super::uppy::SESSION_COOKIE;
 use crate::app::AppState;
@@ -98,7 +99,7 @@ impl SessionsApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<Option<NewSession>>,
-    ) -> Result<SessionCreated, ApiError> {
+    ) -> Result<SessionCreated, SessionErrors> {
         let method = match body.0.unwrap_or_default().small_files.unwrap_or_default() {
             SmallFiles::Post => SmallFileMethod::Post,
             SmallFiles::Put => SmallFileMethod::Put,
@@ -134,22 +135,22 @@ impl SessionsApi {
         &self,
         state: Data<&Arc<AppState>>,
         body: Json<DevTokenRequest>,
-    ) -> Result<Json<DevToken>, ApiError> {
+    ) -> Result<Json<DevToken>, DevTokenErrors> {
         if !state.web.demo_page {
-            return Err(ApiError::NotFound(ErrorBody::new(
+            return Err(DevTokenErrors::NotFound(ErrorBody::new(
                 "not-found",
                 "dev tokens are only handed out with the demo page on",
             )));
         }
         let sub = body.0.sub.trim();
         if sub.is_empty() || sub.len() > 200 || sub.chars().any(char::is_control) {
-            return Err(ApiError::Unprocessable(ErrorBody::new(
+            return Err(DevTokenErrors::Unprocessable(ErrorBody::new(
                 "invalid-sub",
                 "sub must be 1 to 200 characters",
             )));
         }
         let token = state.auth.issue(sub, 1, DEV_TOKEN_TTL).map_err(|err| {
-            ApiError::Unprocessable(ErrorBody::new("dev-token-unavailable", err.to_string()))
+            DevTokenErrors::Unprocessable(ErrorBody::new("dev-token-unavailable", err.to_string()))
         })?;
         Ok(Json(DevToken {
             token,

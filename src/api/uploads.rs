@@ -11,8 +11,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::ApiTags;
-use super::error::ApiError;
 use super::models::{PartUrlView, StoredPartView, UploadView};
+use super::operation_errors::{CreateErrors, ReadErrors, UploadActionErrors};
 use super::security::BearerAuth;
 use crate::app::AppState;
 use crate::uploads::{Declaration, PageRequest, PlanChoice};
@@ -79,8 +79,6 @@ pub enum CreatedResponse {
 
 pub struct UploadsApi;
 
-type ApiResult<T> = Result<Json<T>, ApiError>;
-
 #[OpenApi(tag = "ApiTags::Uploads")]
 impl UploadsApi {
     /// Declare an upload
@@ -93,7 +91,7 @@ impl UploadsApi {
         auth: BearerAuth,
         state: Data<&Arc<AppState>>,
         body: Json<CreateUploadRequest>,
-    ) -> Result<CreatedResponse, ApiError> {
+    ) -> Result<CreatedResponse, CreateErrors> {
         let Json(body) = body;
         let declaration = Declaration {
             filename: body.filename,
@@ -125,7 +123,7 @@ impl UploadsApi {
         state: Data<&Arc<AppState>>,
         limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
-    ) -> ApiResult<UploadPage> {
+    ) -> Result<Json<UploadPage>, ReadErrors> {
         let page = state
             .uploads
             .list(
@@ -149,7 +147,7 @@ impl UploadsApi {
         auth: BearerAuth,
         state: Data<&Arc<AppState>>,
         id: Path<Uuid>,
-    ) -> ApiResult<UploadView> {
+    ) -> Result<Json<UploadView>, ReadErrors> {
         Ok(Json(state.uploads.get(&auth.0, id.0).await?.into()))
     }
 
@@ -167,7 +165,7 @@ impl UploadsApi {
         state: Data<&Arc<AppState>>,
         id: Path<Uuid>,
         body: Json<SignPartsRequest>,
-    ) -> ApiResult<PartUrls> {
+    ) -> Result<Json<PartUrls>, UploadActionErrors> {
         let signed = state
             .uploads
             .sign_parts(&auth.0, id.0, &body.0.part_numbers)
@@ -190,7 +188,7 @@ impl UploadsApi {
         auth: BearerAuth,
         state: Data<&Arc<AppState>>,
         id: Path<Uuid>,
-    ) -> ApiResult<StoredParts> {
+    ) -> Result<Json<StoredParts>, UploadActionErrors> {
         let parts = state.uploads.stored_parts(&auth.0, id.0).await?;
         Ok(Json(StoredParts {
             parts: parts.into_iter().map(Into::into).collect(),
@@ -212,7 +210,7 @@ impl UploadsApi {
         state: Data<&Arc<AppState>>,
         id: Path<Uuid>,
         body: Json<Option<CompleteUploadRequest>>,
-    ) -> ApiResult<UploadView> {
+    ) -> Result<Json<UploadView>, UploadActionErrors> {
         let received_at = chrono::Utc::now();
         let parts = body
             .0
@@ -240,7 +238,7 @@ impl UploadsApi {
         auth: BearerAuth,
         state: Data<&Arc<AppState>>,
         id: Path<Uuid>,
-    ) -> ApiResult<UploadView> {
+    ) -> Result<Json<UploadView>, UploadActionErrors> {
         Ok(Json(state.uploads.abort(&auth.0, id.0).await?.into()))
     }
 }

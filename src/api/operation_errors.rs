@@ -1,0 +1,112 @@
+//! The errors each operation can answer with, so the OpenAPI document (and the SDKs generated
+//! from it) lists exactly those. Each is a subset of [`ApiError`]; every one also documents 401
+//! and 500. An error outside an operation's set is a bug: it is logged and answered as 500.
+
+use poem_openapi::ApiResponse;
+use poem_openapi::payload::Json;
+
+use super::error::{ApiError, ErrorBody};
+use crate::uploads::UploadError;
+
+macro_rules! operation_errors {
+    ($(#[doc = $doc:literal])* $name:ident { $($variant:ident = $status:literal: $what:literal),* $(,)? }) => {
+        $(#[doc = $doc])*
+        #[derive(ApiResponse, Debug)]
+        pub enum $name {
+            $(
+                #[doc = $what]
+                #[oai(status = $status)]
+                $variant(Json<ErrorBody>),
+            )*
+            /// Missing, malformed, forged or expired bearer token.
+            #[oai(status = 401)]
+            Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+            /// Something failed on our side; the log has the details.
+            #[oai(status = 500)]
+            Internal(Json<ErrorBody>),
+        }
+
+        impl From<ApiError> for $name {
+            fn from(err: ApiError) -> Self {
+                match err {
+                    $(ApiError::$variant(body) => Self::$variant(body),)*
+                    ApiError::Unauthorized(body, challenge) => Self::Unauthorized(body, challenge),
+                    ApiError::Internal(body) => Self::Internal(body),
+                    unexpected => {
+                        tracing::error!(error = ?unexpected, operation = stringify!($name), "undocumented error status");
+                        Self::Internal(ErrorBody::new("internal", "internal error"))
+                    }
+                }
+            }
+        }
+
+        impl From<UploadError> for $name {
+            fn from(err: UploadError) -> Self {
+                ApiError::from(err).into()
+            }
+        }
+    };
+}
+
+operation_errors!(
+    /// Errors of declaring an upload.
+    CreateErrors {
+        BadRequest = 400: "The body is not a declaration (unparseable JSON, missing fields).",
+        TooLarge = 413: "The declared size exceeds the maximum.",
+        Unprocessable = 422: "A value is not acceptable: name, size, type, title or metadata.",
+        Unavailable = 503: "Storage could not be reached; retry later.",
+    }
+);
+
+operation_errors!(
+    /// Errors of reading uploads.
+    ReadErrors {
+        BadRequest = 400: "A malformed id, parameter or cursor.",
+        NotFound = 404: "No such upload among the caller's.",
+        Unprocessable = 422: "A parameter out of range (`limit`).",
+    }
+);
+
+operation_errors!(
+    /// Errors of acting on an upload (signing, listing parts, completing, aborting).
+    UploadActionErrors {
+        BadRequest = 400: "A malformed id or body.",
+        NotFound = 404: "No such upload among the caller's.",
+        Conflict = 409: "The upload's state does not allow it: not pending, parts missing or refused, object not there yet.",
+        Unprocessable = 422: "Part numbers outside the plan, or too many at once.",
+        Unavailable = 503: "Storage could not be reached; retry later.",
+    }
+);
+
+operation_errors!(
+    /// Errors of starting an Uppy session.
+    SessionErrors {
+        BadRequest = 400: "A body that cannot be read.",
+    }
+);
+
+operation_errors!(
+    /// Errors of getting a development token.
+    DevTokenErrors {
+        BadRequest = 400: "A body that cannot be read.",
+        NotFound = 404: "The demo page, and with it dev tokens, is switched off.",
+        Unprocessable = 422: "An unacceptable `sub`.",
+    }
+);
+
+operation_errors!(
+    /// Errors of receiving storage events.
+    EventErrors {
+        BadRequest = 400: "A body that is not a storage event this service understands.",
+        Unavailable = 503: "Storage or the database failed; send the event again later.",
+    }
+);
+
+operation_errors!(
+    /// Errors of a worker's report.
+    ReportErrors {
+        BadRequest = 400: "A malformed id or body.",
+        NotFound = 404: "No such upload.",
+        Conflict = 409: "The upload is not being processed (or already reported otherwise).",
+    }
+);
