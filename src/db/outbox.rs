@@ -29,7 +29,8 @@ pub async fn enqueue(
 ) -> Result<bool, DbError> {
     let added = db
         .execute(
-            "INSERT INTO outbox (upload_id, task_id, trigger_received_at) VALUES ($1, $2, $3) \
+            "INSERT INTO outbox (upload_id, task_id, trigger_received_at, created_at) \
+             VALUES ($1, $2, $3, clock_timestamp()) \
              ON CONFLICT (upload_id) DO NOTHING",
             &[&upload_id, &Uuid::new_v4(), &trigger_received_at],
         )
@@ -68,7 +69,7 @@ pub async fn mark_published(db: &impl GenericClient, jobs: &[&PendingJob]) -> Re
     let outbox_ids: Vec<i64> = jobs.iter().map(|job| job.outbox_id).collect();
     let upload_ids: Vec<Uuid> = jobs.iter().map(|job| job.upload.id).collect();
     db.execute(
-        "UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL \
+        "UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL \
          WHERE id = ANY($1)",
         &[&outbox_ids],
     )

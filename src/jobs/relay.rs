@@ -112,7 +112,13 @@ impl Relay {
         if jobs.is_empty() {
             return Ok(0);
         }
+        let publishing = std::time::Instant::now();
         let outcome = self.publish_all(channel, &jobs).await;
+        tracing::debug!(
+            jobs = jobs.len(),
+            micros = publishing.elapsed().as_micros() as u64,
+            "published and confirmed"
+        );
         let confirmed: Vec<&PendingJob> = match &outcome {
             Ok(confirmed) => confirmed.iter().map(|i| &jobs[*i]).collect(),
             Err(_) => Vec::new(),
