@@ -42,9 +42,11 @@ export const options = {
     },
   },
   // Per plan as well: a multipart create or complete waits on storage, which is busy ingesting.
+  // Small files make the coordinator's share large whatever it does, so its time is bounded
+  // instead: two API calls within the API target.
   thresholds: {
     upload_success: ['rate>0.999'],
-    upload_coordinator_pct: ['med<5'],
+    upload_coordinator: ['p(95)<200'],
     upload_confirm: ['p(95)<100'],
     api_latency: ['p(99)<100'],
     'api_latency{plan:single}': ['p(99)<100'],
