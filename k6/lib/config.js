@@ -56,7 +56,7 @@ export const SUMMARY_TREND_STATS = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)'
 
 // Options every script starts from. PUT_CONCURRENCY (k6's batchPerHost: storage is one host)
 // bounds how many parts of one file are in flight at once.
-export function baseOptions(defaultPutConcurrency = 16) {
+export function baseOptions(defaultPutConcurrency = 4) {
   const putConcurrency = envNumber('PUT_CONCURRENCY', defaultPutConcurrency);
   return {
     batch: putConcurrency,
