@@ -339,8 +339,8 @@ event_to_job() {
 
 # Per trigger (the complete call, or a storage event), over the jobs created since $1:
 # "trigger|jobs|unpublished|p50|p95 of received -> published|p95 of received -> written
-# |p95 of written -> published", in ms. `created_at` and `published_at` are both now(): the
-# start of the confirming transaction (storage already checked) and of the relay's. Multipart uploads are always completed by the client (whose call and the storage event
+# |p95 of written -> published", in ms: `created_at` is when the confirming transaction wrote
+# the job (storage already checked), `published_at` when the relay had the broker's confirm. Multipart uploads are always completed by the client (whose call and the storage event
 # for it race); single PUTs are left to events when CONFIRM_BY=event.
 event_to_job_by_trigger() {
   local db=(-d "$BENCH_DATABASE")
@@ -615,11 +615,9 @@ if event_rows:
     add("## Confirmation to published job, per scenario")
     add("")
     add("From the outbox rows each scenario created: `trigger_received_at` (the confirming call or storage event reached "
-        "the service), `created_at` (now() of the transaction that confirmed the upload and wrote the job: storage was "
-        "checked before it began) and `published_at` (now() of the relay's transaction, which begins before it publishes "
-        "and waits for the broker's confirm, so that wait is not in these figures). Multipart uploads are confirmed by "
-        "the client's complete call (its storage event races it); single PUTs by the storage event when the ramp leaves "
-        "them to events.")
+        "the service), `created_at` (the transaction confirming the upload wrote the job, storage already checked) and "
+        "`published_at` (the relay had the broker's confirm). Multipart uploads are confirmed by the client's complete "
+        "call (its storage event races it); single PUTs by the storage event when the ramp leaves them to events.")
     add("")
     add("| Scenario | Trigger | Jobs | Unpublished | received -> published, median | p95 | p95 received -> written | p95 written -> published |")
     add("| --- | --- | --- | --- | --- | --- | --- | --- |")
