@@ -66,7 +66,8 @@ JWT_SECRET=bench-jwt-secret
 # Its broker queues and exchanges are its own: the run stack's RabbitMQ may feed a local worker.
 JOB_EXCHANGE=bench.video
 JOB_DLX=bench.video-dlx
-BENCH_QUEUES=(bench.video_tasks bench.video.dlq bench.video_results bench.storage-events bench.storage-events.dlq)
+BENCH_QUEUES=(bench.video_tasks bench.video.dlq bench.video_results bench.storage-events bench.storage-events.dlq
+  bench.video_results.dlq)
 
 WORK=$ROOT/.stack/bench
 SERVICE_PID=
