@@ -47,6 +47,15 @@ pub fn pool(settings: &DatabaseSettings) -> Result<Pool, DbError> {
         .map_err(|e| DbError::Url(e.to_string()))
 }
 
+/// The statement for `sql` from the connection's cache: parsed and planned once per
+/// connection instead of on every call.
+pub(crate) async fn cached(
+    db: &impl deadpool_postgres::GenericClient,
+    sql: &str,
+) -> Result<tokio_postgres::Statement, DbError> {
+    Ok(db.prepare_cached(sql).await?)
+}
+
 /// Whether the database answers a trivial query.
 pub async fn ping(pool: &Pool) -> Result<(), DbError> {
     pool.get().await?.simple_query("SELECT 1").await?;

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use super::DbError;
 use super::uploads::{columns_of, upload_from_row};
+use super::{DbError, cached};
 use crate::domain::Upload;
 
 /// The channel the relay LISTENs on; a commit that adds a job NOTIFYs it.
@@ -27,18 +27,21 @@ pub async fn enqueue(
     upload_id: Uuid,
     trigger_received_at: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let added = db
-        .execute(
-            "INSERT INTO outbox (upload_id, task_id, trigger_received_at, created_at) \
+    // One round trip: the notification goes out only if a row went in.
+    let sql = format!(
+        "WITH added AS ( \
+             INSERT INTO outbox (upload_id, task_id, trigger_received_at, created_at) \
              VALUES ($1, $2, $3, clock_timestamp()) \
-             ON CONFLICT (upload_id) DO NOTHING",
+             ON CONFLICT (upload_id) DO NOTHING RETURNING id) \
+         SELECT pg_notify('{CHANNEL}', '') FROM added"
+    );
+    let added = db
+        .query(
+            &cached(db, &sql).await?,
             &[&upload_id, &Uuid::new_v4(), &trigger_received_at],
         )
         .await?;
-    if added > 0 {
-        db.batch_execute(&format!("NOTIFY {CHANNEL}")).await?;
-    }
-    Ok(added > 0)
+    Ok(!added.is_empty())
 }
 
 /// Locks up to `limit` unpublished jobs, oldest first, skipping those another relay holds.
@@ -51,7 +54,7 @@ pub async fn claim_unpublished(
          WHERE o.published_at IS NULL ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED",
         columns_of("u")
     );
-    let rows = db.query(&sql, &[&limit]).await?;
+    let rows = db.query(&cached(db, &sql).await?, &[&limit]).await?;
     rows.iter()
         .map(|row| {
             Ok(PendingJob {
@@ -67,19 +70,17 @@ pub async fn claim_unpublished(
 /// Marks jobs published and their uploads `processing` (unless the worker already reported).
 pub async fn mark_published(db: &impl GenericClient, jobs: &[&PendingJob]) -> Result<(), DbError> {
     let outbox_ids: Vec<i64> = jobs.iter().map(|job| job.outbox_id).collect();
-    let upload_ids: Vec<Uuid> = jobs.iter().map(|job| job.upload.id).collect();
-    db.execute(
-        "UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL \
-         WHERE id = ANY($1)",
-        &[&outbox_ids],
+    let statement = cached(
+        db,
+        "WITH published AS ( \
+             UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, \
+                 last_error = NULL \
+             WHERE id = ANY($1) RETURNING upload_id) \
+         UPDATE uploads SET status = 'processing', updated_at = now() \
+         WHERE id IN (SELECT upload_id FROM published) AND status = 'uploaded'",
     )
     .await?;
-    db.execute(
-        "UPDATE uploads SET status = 'processing', updated_at = now() \
-         WHERE id = ANY($1) AND status = 'uploaded'",
-        &[&upload_ids],
-    )
-    .await?;
+    db.execute(&statement, &[&outbox_ids]).await?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::DbError;
+use super::{DbError, cached};
 use crate::domain::{PartPlan, Upload, UploadStatus};
 
 const COLUMNS: &str = "id, owner, title, filename, content_type, size, bucket, key, \
@@ -53,11 +53,16 @@ fn one(row: Option<Row>) -> Result<Option<Upload>, DbError> {
 }
 
 pub async fn insert(db: &impl GenericClient, upload: &Upload) -> Result<(), DbError> {
-    db.execute(
+    let insert = cached(
+        db,
         "INSERT INTO uploads (id, owner, title, filename, content_type, size, bucket, key, \
              storage_upload_id, multipart, part_size, part_count, status, metadata, \
              created_at, updated_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)",
+    )
+    .await?;
+    db.execute(
+        &insert,
         &[
             &upload.id,
             &upload.owner,
@@ -96,7 +101,7 @@ pub(super) fn columns_of(alias: &str) -> String {
 
 pub async fn find(db: &impl GenericClient, id: Uuid) -> Result<Option<Upload>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM uploads WHERE id = $1");
-    one(db.query_opt(&sql, &[&id]).await?)
+    one(db.query_opt(&cached(db, &sql).await?, &[&id]).await?)
 }
 
 pub async fn find_owned(
@@ -105,7 +110,9 @@ pub async fn find_owned(
     owner: &str,
 ) -> Result<Option<Upload>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM uploads WHERE id = $1 AND owner = $2");
-    one(db.query_opt(&sql, &[&id, &owner]).await?)
+    one(db
+        .query_opt(&cached(db, &sql).await?, &[&id, &owner])
+        .await?)
 }
 
 pub async fn find_by_key(
@@ -114,7 +121,9 @@ pub async fn find_by_key(
     key: &str,
 ) -> Result<Option<Upload>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM uploads WHERE bucket = $1 AND key = $2");
-    one(db.query_opt(&sql, &[&bucket, &key]).await?)
+    one(db
+        .query_opt(&cached(db, &sql).await?, &[&bucket, &key])
+        .await?)
 }
 
 pub async fn find_owned_by_storage_upload_id(
@@ -123,7 +132,9 @@ pub async fn find_owned_by_storage_upload_id(
     storage_upload_id: &str,
 ) -> Result<Option<Upload>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM uploads WHERE owner = $1 AND storage_upload_id = $2");
-    one(db.query_opt(&sql, &[&owner, &storage_upload_id]).await?)
+    one(db
+        .query_opt(&cached(db, &sql).await?, &[&owner, &storage_upload_id])
+        .await?)
 }
 
 /// Position in a newest-first listing.
@@ -146,15 +157,19 @@ pub async fn list_owned(
                 "SELECT {COLUMNS} FROM uploads WHERE owner = $1 \
                  ORDER BY created_at DESC, id DESC LIMIT $2"
             );
-            db.query(&sql, &[&owner, &limit]).await?
+            db.query(&cached(db, &sql).await?, &[&owner, &limit])
+                .await?
         }
         Some(cursor) => {
             let sql = format!(
                 "SELECT {COLUMNS} FROM uploads WHERE owner = $1 AND (created_at, id) < ($2, $3) \
                  ORDER BY created_at DESC, id DESC LIMIT $4"
             );
-            db.query(&sql, &[&owner, &cursor.created_at, &cursor.id, &limit])
-                .await?
+            db.query(
+                &cached(db, &sql).await?,
+                &[&owner, &cursor.created_at, &cursor.id, &limit],
+            )
+            .await?
         }
     };
     rows.iter().map(from_row).collect()
@@ -170,7 +185,9 @@ pub async fn mark_uploaded(
         "UPDATE uploads SET status = 'uploaded', etag = $2, confirmed_at = now(), updated_at = now() \
          WHERE id = $1 AND status = 'pending' RETURNING {COLUMNS}"
     );
-    one(db.query_opt(&sql, &[&id, &etag]).await?)
+    one(db
+        .query_opt(&cached(db, &sql).await?, &[&id, &etag])
+        .await?)
 }
 
 /// `pending` -> a terminal status (`aborted`, `expired`, `rejected`) with a reason.
@@ -187,7 +204,7 @@ pub async fn mark_abandoned(
          WHERE id = $1 AND status = 'pending' RETURNING {COLUMNS}"
     );
     one(db
-        .query_opt(&sql, &[&id, &status.as_str(), &reason])
+        .query_opt(&cached(db, &sql).await?, &[&id, &status.as_str(), &reason])
         .await?)
 }
 
@@ -210,7 +227,10 @@ pub async fn record_result(
          WHERE id = $1 AND status IN ('uploaded', 'processing') RETURNING {COLUMNS}"
     );
     one(db
-        .query_opt(&sql, &[&id, &status.as_str(), &output_location, &error])
+        .query_opt(
+            &cached(db, &sql).await?,
+            &[&id, &status.as_str(), &output_location, &error],
+        )
         .await?)
 }
 
@@ -233,7 +253,10 @@ pub async fn claim_for_reconcile(
          RETURNING {COLUMNS}"
     );
     let rows = db
-        .query(&sql, &[&min_age_secs, &recheck_secs, &limit])
+        .query(
+            &cached(db, &sql).await?,
+            &[&min_age_secs, &recheck_secs, &limit],
+        )
         .await?;
     rows.iter().map(from_row).collect()
 }
@@ -253,7 +276,9 @@ pub async fn claim_expired(
              ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
          RETURNING {COLUMNS}"
     );
-    let rows = db.query(&sql, &[&recheck_secs, &limit]).await?;
+    let rows = db
+        .query(&cached(db, &sql).await?, &[&recheck_secs, &limit])
+        .await?;
     rows.iter().map(from_row).collect()
 }
 
