@@ -25,7 +25,7 @@ TEST_ENV := \
 .PHONY: help run test stack test-stack stop status deps require-cargo bench k6-smoke
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-11s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-11s %s\n", $$1, $$2 }'
 
 run: require-cargo stack web ## Start the local stack, then the service on 127.0.0.1:8080
 	UC_DEMO_PAGE=true cargo run --release -- serve
@@ -53,7 +53,7 @@ status: ## Show what runs in both stacks
 	-@STACK_NAME=run $(STACK) status
 	-@STACK_NAME=test $(STACK) status
 
-deps: ## Install missing system packages and SeaweedFS
+deps: ## Install what is missing: system packages, SeaweedFS, k6, Celery, Chromium, Node.js
 	scripts/install-deps.sh
 
 # The demo page (served at / by `run`, driven by the browser test): rebuilt when its sources change.

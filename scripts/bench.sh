@@ -666,6 +666,11 @@ if api:
 with open(report_path, "w") as f:
     f.write("\n".join(lines).rstrip() + "\n")
 PY
+  # What was tuned, and what it bought, is written by hand next to the generated figures.
+  if [[ -f $ROOT/bench/TUNING.md ]]; then
+    printf '\n' >>"$BENCH_REPORT"
+    cat "$ROOT/bench/TUNING.md" >>"$BENCH_REPORT"
+  fi
   log "done: ${BENCH_REPORT#"$ROOT"/}"
 }
 
