@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use poem::endpoint::{StaticFileEndpoint, StaticFilesEndpoint};
 use poem::http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
-use poem::http::{HeaderValue, Method};
+use poem::http::{HeaderValue, Method, StatusCode};
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
@@ -69,6 +69,10 @@ pub fn openapi_json() -> String {
     service().spec()
 }
 
+/// No request of ours carries bytes of the videos: bodies are declarations, part lists and
+/// storage events, far below this.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// Every route, with the state installed and errors rendered uniformly.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let service = service();
@@ -87,7 +91,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let cors = cors(&state.web.cors_origins);
     route
         .nest("/", service)
-        .before(empty_body_is_json)
+        .before(bounded_body)
         .around(demo_index)
         .around(metrics::observe)
         .data(state)
@@ -131,13 +135,28 @@ fn cors(origins: &[String]) -> Option<Cors> {
     })
 }
 
-/// A POST without a body (`curl -X POST .../complete`) reads as an empty JSON body, so
-/// operations whose body is optional accept it instead of answering 415.
-async fn empty_body_is_json(mut req: Request) -> poem::Result<Request> {
+/// Bodies are bounded (a declared length over the limit is refused before reading, a chunked
+/// body is read up to it), and a POST without a body (`curl -X POST .../complete`) reads as an
+/// empty JSON body, so operations whose body is optional accept it instead of answering 415.
+async fn bounded_body(mut req: Request) -> poem::Result<Request> {
+    let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
     let headers = req.headers();
-    let empty = headers.get(CONTENT_LENGTH).is_none_or(|len| len == "0")
-        && !headers.contains_key(TRANSFER_ENCODING);
-    if empty && !headers.contains_key(CONTENT_TYPE) {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|len| len.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    if declared.is_none() && headers.contains_key(TRANSFER_ENCODING) {
+        let body = req
+            .take_body()
+            .into_bytes_limit(MAX_BODY_BYTES)
+            .await
+            .map_err(|_| too_large())?;
+        req.set_body(body);
+    }
+    let empty = declared.unwrap_or(0) == 0 && !req.headers().contains_key(TRANSFER_ENCODING);
+    if empty && !req.headers().contains_key(CONTENT_TYPE) {
         req.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }

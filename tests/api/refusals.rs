@@ -200,3 +200,35 @@ async fn unknown_routes_answer_json_not_found() {
         .unwrap();
     assert_error(response, StatusCode::NOT_FOUND, "not-found").await;
 }
+
+#[tokio::test]
+async fn bodies_over_a_megabyte_are_refused_before_anything_is_read() {
+    let app = spawn_app().await;
+    let huge = format!("{{\"filename\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let declared = app
+        .http
+        .post(app.url("/api/uploads"))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body(huge.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_error(declared, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
+    let chunks = futures_util::stream::iter(
+        huge.into_bytes()
+            .chunks(64 * 1024)
+            .map(|chunk| Ok::<_, std::io::Error>(chunk.to_vec()))
+            .collect::<Vec<_>>(),
+    );
+    let chunked = app
+        .http
+        .post(app.url("/api/uploads"))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_error(chunked, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
+}
