@@ -115,3 +115,47 @@ async fn a_worker_reports_through_the_internal_endpoint() {
         .unwrap();
     assert_error(response, StatusCode::CONFLICT, "upload-not-pending").await;
 }
+
+#[tokio::test]
+async fn replicas_side_by_side_publish_each_job_exactly_once() {
+    let app = spawn_app().await;
+    let replica = app.spawn_replica().await;
+    let data = payload(1200, 31);
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        let upload = app.declare(data.len()).await;
+        let id = upload["id"].as_str().unwrap().to_owned();
+        app.put_part(&upload["parts"][0], data.clone()).await;
+        // Half the completions reach each replica; both relays race for every job.
+        let base = if n % 2 == 0 { &app.address } else { &replica };
+        let completed = app
+            .http
+            .post(format!("{base}/api/uploads/{id}/complete"))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(completed.status(), StatusCode::OK);
+        ids.push(id);
+    }
+    for id in &ids {
+        app.wait_for_status(id, &["processing"]).await;
+    }
+    let jobs = app.wait_for_messages(&app.names.job_queue, 12).await;
+    let mut published: Vec<String> = jobs
+        .iter()
+        .map(|job| {
+            let body: Value = serde_json::from_slice(&job.delivery.data).unwrap();
+            body[0][0].as_str().unwrap().to_owned()
+        })
+        .collect();
+    published.sort();
+    ids.sort();
+    assert_eq!(published, ids, "every upload's job, once");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        app.queue_depth(&app.names.job_queue).await,
+        0,
+        "no job twice"
+    );
+}

@@ -310,6 +310,25 @@ where
 }
 
 impl TestApp {
+    /// Another replica of this app: same database, same RabbitMQ names, its own port.
+    pub async fn spawn_replica(&self) -> String {
+        let stack = Stack::from_env();
+        let prepared = Prepared {
+            database_url: stack.database_url(&self.database),
+            stack,
+            database: self.database.clone(),
+            names: self.names.clone(),
+        };
+        let settings = Settings::from_flags(prepared.flags(&["--listen=127.0.0.1:0"]))
+            .expect("valid test settings");
+        let replica = Application::build(settings)
+            .await
+            .expect("the replica starts");
+        let address = format!("http://{}", replica.local_addr());
+        tokio::spawn(replica.run_until(std::future::pending()));
+        address
+    }
+
     /// Waits until the upload's status is one of `statuses`; returns the upload.
     pub async fn wait_for_status(&self, id: &str, statuses: &[&str]) -> Value {
         wait_for(
