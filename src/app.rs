@@ -75,6 +75,7 @@ impl Application {
     /// Connects to everything it needs and binds the listener; fails fast, naming the problem.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
+        warn_about_development_secrets(&settings);
         let auth = Authenticator::new(&settings.auth)?;
         let pool = db::pool(&settings.database)?;
         let location = database_location(&settings);
@@ -235,6 +236,32 @@ impl Application {
             workers.spawn(sweeper.run(stopped));
         }
         workers
+    }
+}
+
+/// The defaults match the local stack; anywhere else they are public knowledge.
+fn warn_about_development_secrets(settings: &Settings) {
+    let defaults = [
+        (
+            "UC_JWT_SECRET",
+            settings.auth.secret.expose() == "dev-jwt-secret",
+        ),
+        (
+            "UC_EVENTS_WEBHOOK_TOKEN",
+            settings.events.webhook_token.expose() == "dev-webhook-token",
+        ),
+        (
+            "UC_S3_SECRET_KEY",
+            settings.storage.secret_key.expose() == "uc-dev-secret",
+        ),
+    ];
+    for (name, is_default) in defaults {
+        if is_default && !settings.http.listen.ip().is_loopback() {
+            tracing::warn!("{name} has its development default while listening beyond loopback");
+        }
+    }
+    if settings.web.demo_page && !settings.http.listen.ip().is_loopback() {
+        tracing::warn!("the demo page hands out tokens to anyone: UC_DEMO_PAGE is for local use");
     }
 }
 
