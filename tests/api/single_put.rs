@@ -91,15 +91,7 @@ async fn an_object_of_another_size_is_rejected_and_deleted() {
     let upload = app.declare(1000).await;
     let key = upload["key"].as_str().unwrap();
     // Someone with storage credentials writes 999 bytes where 1000 were declared.
-    app.s3
-        .put_object()
-        .bucket(&app.bucket)
-        .key(key)
-        .content_type("video/mp4")
-        .body(payload(999, 3).into())
-        .send()
-        .await
-        .unwrap();
+    app.put_object_directly(key, payload(999, 3)).await;
 
     let response = app.complete(upload["id"].as_str().unwrap(), None).await;
     assert_eq!(response.status(), StatusCode::OK);

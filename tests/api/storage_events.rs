@@ -187,15 +187,7 @@ async fn a_webhook_event_for_an_object_of_the_wrong_size_rejects_the_upload() {
     let app = spawn_app().await;
     let upload = app.declare(3000).await;
     let key = upload["key"].as_str().unwrap();
-    app.s3
-        .put_object()
-        .bucket(&app.bucket)
-        .key(key)
-        .content_type("video/mp4")
-        .body(payload(10, 22).into())
-        .send()
-        .await
-        .unwrap();
+    app.put_object_directly(key, payload(10, 22)).await;
     let receipt: Value = app
         .post_event(&minio_event(&app.bucket, key, 10))
         .await

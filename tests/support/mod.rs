@@ -550,6 +550,19 @@ impl TestApp {
         page["items"].as_array().unwrap().clone()
     }
 
+    /// Writes `bytes` under `key` with storage's own credentials, bypassing the coordinator.
+    pub async fn put_object_directly(&self, key: &str, bytes: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("video/mp4")
+            .body(bytes.into())
+            .send()
+            .await
+            .expect("storage accepts its own credentials");
+    }
+
     pub async fn object_exists(&self, key: &str) -> bool {
         self.s3
             .head_object()

@@ -29,13 +29,8 @@ pub(super) fn record(index: usize, record: &Object) -> Result<Item, ParseError> 
 
 #[cfg(test)]
 mod tests {
+    use crate::events::formats::only_item;
     use crate::events::{Format, IgnoredReason, Item, ObjectCreated, ParseError, parse};
-
-    fn only_item(body: &str) -> Item {
-        let mut parsed = parse(body.as_bytes()).unwrap();
-        assert_eq!(parsed.items.len(), 1, "{parsed:?}");
-        parsed.items.remove(0)
-    }
 
     #[test]
     fn a_put_with_its_size_as_a_string_is_created_with_a_numeric_size() {

@@ -145,13 +145,8 @@ fn base64_decode(encoded: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::{base64_decode, decode_etag};
+    use crate::events::formats::only_item;
     use crate::events::{Format, IgnoredReason, Item, ObjectCreated, ParseError, parse};
-
-    fn only_item(body: &str) -> Item {
-        let mut parsed = parse(body.as_bytes()).unwrap();
-        assert_eq!(parsed.items.len(), 1, "{parsed:?}");
-        parsed.items.remove(0)
-    }
 
     fn ignored_reason(body: &str) -> IgnoredReason {
         match only_item(body) {
