@@ -3,6 +3,15 @@ use serde_json::Value;
 
 use crate::helpers::{assert_error, spawn_app};
 
+fn ids_of(page: &Value) -> Vec<&str> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn uploads_are_listed_newest_first_in_pages() {
     let app = spawn_app().await;
@@ -12,43 +21,15 @@ async fn uploads_are_listed_newest_first_in_pages() {
     }
     ids.reverse();
 
-    let first: Value = app
-        .http
-        .get(app.url("/api/uploads?limit=2"))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let page: Vec<&str> = first["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(page, ids[..2]);
+    let first = app.get_json(&app.url("/api/uploads?limit=2")).await;
+    assert_eq!(ids_of(&first), ids[..2]);
     let cursor = first["next_cursor"].as_str().expect("a next page");
 
-    let second: Value = app
-        .http
-        .get(app.url("/api/uploads"))
-        .query(&[("limit", "2"), ("cursor", cursor)])
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let page: Vec<&str> = second["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(page, ids[2..]);
+    // Cursors are `<micros>.<hex id>`: safe in a query string as they are.
+    let second = app
+        .get_json(&app.url(&format!("/api/uploads?limit=2&cursor={cursor}")))
+        .await;
+    assert_eq!(ids_of(&second), ids[2..]);
     assert!(second["next_cursor"].is_null());
     assert!(
         second["items"][0].get("parts").is_none(),

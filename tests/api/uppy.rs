@@ -30,6 +30,19 @@ async fn session(app: &TestApp, small_files: &str) -> String {
     endpoint
 }
 
+/// A GET as Uppy sends it: no headers, the object key in the query.
+async fn uppy_get(app: &TestApp, url: &str, key: &str) -> Value {
+    let response = app
+        .http
+        .get(url)
+        .query(&[("key", key)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "GET {url}");
+    response.json().await.unwrap()
+}
+
 /// Uppy's default chunking: 5 MiB (or size/10,000) parts, the last one shorter.
 fn chunks(data: &[u8]) -> Vec<&[u8]> {
     data.chunks(5 * MIB).collect()
@@ -63,16 +76,12 @@ async fn a_multipart_upload_through_the_companion_endpoint_is_confirmed() {
     let mut parts = Vec::new();
     for (index, chunk) in chunks(&data).into_iter().enumerate() {
         let number = index + 1;
-        let signed: Value = app
-            .http
-            .get(format!("{endpoint}/s3/multipart/{upload_id}/{number}"))
-            .query(&[("key", key)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let signed = uppy_get(
+            &app,
+            &format!("{endpoint}/s3/multipart/{upload_id}/{number}"),
+            key,
+        )
+        .await;
         assert!(signed["expires"].as_u64().unwrap() > 0);
         let put = app
             .http
@@ -85,16 +94,7 @@ async fn a_multipart_upload_through_the_companion_endpoint_is_confirmed() {
         parts.push(json!({"PartNumber": number, "ETag": put.headers()["etag"].to_str().unwrap()}));
     }
 
-    let listed: Value = app
-        .http
-        .get(format!("{endpoint}/s3/multipart/{upload_id}"))
-        .query(&[("key", key)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = uppy_get(&app, &format!("{endpoint}/s3/multipart/{upload_id}"), key).await;
     assert_eq!(listed.as_array().unwrap().len(), 4);
     assert_eq!(listed[0]["PartNumber"], 1);
     assert_eq!(listed[0]["Size"], 5 * MIB);
