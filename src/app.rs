@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
-use poem::Server;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-use crate::auth::{Authenticator, SessionTokens, derive_secret};
-use crate::config::{Secret, Settings, WebSettings};
+use crate::api::BodyLimits;
+use crate::auth::{Authenticator, SessionRegistry, SessionTokens, derive_secret};
+use crate::config::{JwtAlgorithm, Secret, Settings, WebSettings};
+use crate::server::{self, ServerLimits};
+use crate::storage::StorageCredentials;
 use crate::intake::EventIntake;
 use crate::intake::consumer::Consumer;
 use crate::intake::results::ResultIntake;
@@ -37,13 +38,18 @@ pub struct AppState {
     pub webhook_intake: EventIntake,
     pub webhook_token: Secret,
     pub internal_token: Secret,
-    pub sessions: SessionTokens,
+    pub sessions: SessionRegistry,
     pub web: WebSettings,
+    pub dev_mode: bool,
+    pub body_limits: BodyLimits,
+    /// `/metrics` is served on a listener of its own (UC_METRICS_LISTEN), not the API's.
+    pub separate_metrics_listener: bool,
 }
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     local_addr: SocketAddr,
+    metrics_listener: Option<TcpListener>,
     state: Arc<AppState>,
     settings: Settings,
     relay_wake: Arc<Notify>,
@@ -74,8 +80,9 @@ fn database_location(settings: &Settings) -> String {
 impl Application {
     /// Connects to everything it needs and binds the listener; fails fast, naming the problem.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = settings.resolve()?;
         settings.validate()?;
-        warn_about_development_secrets(&settings);
+        warn_about_settings(&settings);
         let auth = Authenticator::new(&settings.auth)?;
         let pool = db::pool(&settings.database)?;
         let location = database_location(&settings);
@@ -85,22 +92,26 @@ impl Application {
         db::migrate(&pool)
             .await
             .with_context(|| format!("cannot migrate the database at {location}"))?;
-        let storage = Storage::new(&settings.storage);
+        let credentials = StorageCredentials::from_settings(&settings.storage).await;
+        let storage = Storage::new(&settings.storage, credentials);
         storage.check().await.with_context(|| {
             format!(
                 "cannot reach bucket {:?} at {} (is storage running, the bucket created, the key valid?)",
                 settings.storage.bucket, settings.storage.endpoint
             )
         })?;
-        let acceptor = TcpListener::bind(settings.http.listen)
-            .into_acceptor()
+        let listener = TcpListener::bind(settings.http.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
-        let local_addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|addr| addr.as_socket_addr().copied())
-            .context("the listener has no socket address")?;
+        let local_addr = listener.local_addr()?;
+        let metrics_listener = match settings.http.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (UC_METRICS_LISTEN)"))?,
+            ),
+            None => None,
+        };
         check_broker(&settings).await?;
         let relay_wake = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::new());
@@ -111,7 +122,7 @@ impl Application {
             relay_wake.clone(),
         );
         let state = Arc::new(AppState {
-            db: pool,
+            db: pool.clone(),
             storage,
             auth,
             webhook_intake: EventIntake::new(uploads.clone(), metrics.clone(), "webhook"),
@@ -119,15 +130,22 @@ impl Application {
             metrics,
             webhook_token: settings.events.webhook_token.clone(),
             internal_token: settings.jobs.internal_token.clone(),
-            sessions: session_tokens(&settings),
+            sessions: SessionRegistry::new(session_tokens(&settings), pool.clone()),
             web: settings.web.clone(),
+            dev_mode: settings.http.dev_mode,
+            body_limits: BodyLimits {
+                max_bytes: settings.http.max_body_bytes as usize,
+                read_timeout: Duration::from_secs(settings.http.body_read_timeout_secs),
+            },
+            separate_metrics_listener: metrics_listener.is_some(),
         });
         if settings.web.demo_page && !settings.web.web_dir.join("index.html").exists() {
             tracing::warn!(dir = %settings.web.web_dir.display(), "demo page not built: run `make web`");
         }
         Ok(Self {
-            acceptor,
+            listener,
             local_addr,
+            metrics_listener,
             state,
             settings,
             relay_wake,
@@ -138,8 +156,9 @@ impl Application {
         self.local_addr
     }
 
-    pub fn state(&self) -> Arc<AppState> {
-        self.state.clone()
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref()?.local_addr().ok()
     }
 
     /// Serves and runs the background workers until `shutdown` resolves, then lets in-flight
@@ -147,11 +166,36 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.settings.http.shutdown_grace_secs);
         let (stop, stopped) = watch::channel(false);
-        let mut workers = self.spawn_workers(stopped);
+        let mut workers = self.spawn_workers(stopped.clone());
+        let http = &self.settings.http;
+        let limits = ServerLimits {
+            header_read_timeout: Duration::from_secs(http.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(http.idle_timeout_secs),
+            max_connections: http.max_connections as usize,
+            http2_max_streams: http.http2_max_streams,
+        };
+        if let Some(listener) = self.metrics_listener {
+            tracing::info!(addr = ?listener.local_addr().ok(), "metrics listening");
+            let routes = api::metrics_routes(self.state.clone());
+            let mut stopped = stopped;
+            workers.spawn(async move {
+                let stop = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                if let Err(err) = server::serve(listener, routes, limits, stop, grace).await {
+                    tracing::error!(error = %err, "metrics listener failed");
+                }
+            });
+        }
         tracing::info!(addr = %self.local_addr, "listening");
-        let served = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(api::routes(self.state), shutdown, Some(grace))
-            .await;
+        let served = server::serve(
+            self.listener,
+            api::routes(self.state),
+            limits,
+            shutdown,
+            grace,
+        )
+        .await;
         let _ = stop.send(true);
         let drained = tokio::time::timeout(grace, async {
             while workers.join_next().await.is_some() {}
@@ -239,29 +283,21 @@ impl Application {
     }
 }
 
-/// The defaults match the local stack; anywhere else they are public knowledge.
-fn warn_about_development_secrets(settings: &Settings) {
-    let defaults = [
-        (
-            "UC_JWT_SECRET",
-            settings.auth.secret.expose() == "dev-jwt-secret",
-        ),
-        (
-            "UC_EVENTS_WEBHOOK_TOKEN",
-            settings.events.webhook_token.expose() == "dev-webhook-token",
-        ),
-        (
-            "UC_S3_SECRET_KEY",
-            settings.storage.secret_key.expose() == "uc-dev-secret",
-        ),
-    ];
-    for (name, is_default) in defaults {
-        if is_default && !settings.http.listen.ip().is_loopback() {
-            tracing::warn!("{name} has its development default while listening beyond loopback");
-        }
+/// What is allowed but deserves a word at startup.
+fn warn_about_settings(settings: &Settings) {
+    if settings.http.dev_mode {
+        tracing::warn!(
+            "development mode: well-known secrets and dev tokens; for the local stack only"
+        );
     }
-    if settings.web.demo_page && !settings.http.listen.ip().is_loopback() {
-        tracing::warn!("the demo page hands out tokens to anyone: UC_DEMO_PAGE is for local use");
+    if settings.auth.algorithm != JwtAlgorithm::Hs256 && settings.auth.audience.is_none() {
+        tracing::warn!(
+            "UC_JWT_AUDIENCE is not set: tokens the identity provider issued for any other \
+             application are accepted too"
+        );
+    }
+    if settings.events.webhook_token.expose().is_empty() {
+        tracing::info!("storage webhook off (UC_EVENTS_WEBHOOK_TOKEN not set)");
     }
 }
 
@@ -276,9 +312,7 @@ fn session_tokens(settings: &Settings) -> SessionTokens {
 /// Fails fast when RabbitMQ is needed but unreachable, or refuses our topology (a queue
 /// declared elsewhere with other arguments, say). Later outages are survived by reconnecting.
 async fn check_broker(settings: &Settings) -> anyhow::Result<()> {
-    let needed =
-        settings.jobs.relay || settings.events.amqp || !settings.jobs.results_queue.is_empty();
-    if !needed {
+    if !settings.broker_needed() {
         return Ok(());
     }
     let location = broker::location(&settings.broker.url);

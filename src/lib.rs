@@ -13,6 +13,7 @@ pub mod events;
 pub mod intake;
 pub mod jobs;
 pub mod metrics;
+pub mod server;
 pub mod storage;
 pub mod sweeper;
 pub mod telemetry;

@@ -43,19 +43,25 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.settings.http.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if matches!(command, Command::Openapi) {
+        println!("{}", api::openapi_json());
+        return Ok(());
+    }
+    let settings = cli.settings.resolve()?;
+    match command {
         Command::Serve => {
-            let app = Application::build(cli.settings).await?;
+            let app = Application::build(settings).await?;
             app.run_until(shutdown_signal()).await?;
         }
+        Command::Openapi => unreachable!("printed above"),
         Command::Migrate => {
-            let pool = db::pool(&cli.settings.database)?;
+            let pool = db::pool(&settings.database)?;
             let applied = db::migrate(&pool).await.context("migration failed")?;
             println!("applied {applied} migration(s)");
         }
-        Command::Openapi => println!("{}", api::openapi_json()),
         Command::Token { sub, ttl, user_id } => {
-            let auth = Authenticator::new(&cli.settings.auth)?;
+            let auth = Authenticator::new(&settings.auth)?;
             println!("{}", auth.issue(&sub, user_id, ttl)?);
         }
     }

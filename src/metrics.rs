@@ -1,5 +1,6 @@
 //! Prometheus metrics, in a registry of the application's own (several apps can share a
-//! process in tests). Gauges that mirror the database are refreshed when scraped.
+//! process in tests). Gauges that mirror the database are refreshed by a scrape at most every
+//! few seconds.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -8,6 +9,8 @@ use prometheus::{
 
 pub struct Metrics {
     registry: Registry,
+    /// When the gauges that need SQL were last refreshed.
+    gauges_refreshed: std::sync::Mutex<Option<std::time::Instant>>,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
     pub events: IntCounterVec,
@@ -101,6 +104,7 @@ impl Metrics {
         }
         Self {
             registry,
+            gauges_refreshed: std::sync::Mutex::new(None),
             http_requests,
             http_duration,
             events,
@@ -111,6 +115,18 @@ impl Metrics {
             outbox_oldest_seconds,
             sweeps,
         }
+    }
+
+    /// Whether the database gauges are older than `every`; if so, the caller refreshes them now
+    /// (and concurrent callers do not).
+    pub fn gauges_due(&self, every: std::time::Duration) -> bool {
+        let mut refreshed = self.gauges_refreshed.lock().expect("not poisoned");
+        let now = std::time::Instant::now();
+        if refreshed.is_some_and(|at| now.duration_since(at) < every) {
+            return false;
+        }
+        *refreshed = Some(now);
+        true
     }
 
     /// Counts one storage event outcome.

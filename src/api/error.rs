@@ -4,9 +4,9 @@
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object};
+use poem_openapi::{ApiResponse, Object, OperationId};
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, SessionError};
 use crate::uploads::UploadError;
 
 /// What went wrong, for programs (`code`) and people (`message`).
@@ -38,6 +38,9 @@ pub enum ApiError {
     /// Missing, malformed, forged or expired bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    /// The caller may not do this here (a session used from another origin, or out of uploads).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
     /// No such upload among the caller's.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
@@ -64,6 +67,24 @@ impl From<AuthError> for ApiError {
             ErrorBody::new(err.code(), err.to_string()),
             BEARER_CHALLENGE.to_owned(),
         )
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(err: SessionError) -> Self {
+        match err {
+            SessionError::Auth(auth) => auth.into(),
+            SessionError::UploadLimit => {
+                Self::Forbidden(ErrorBody::new("session-upload-limit", err.to_string()))
+            }
+            SessionError::NotFound => {
+                Self::NotFound(ErrorBody::new("session-not-found", err.to_string()))
+            }
+            SessionError::Db(cause) => {
+                tracing::error!(error = %cause, "database request failed");
+                Self::Internal(ErrorBody::new("internal", "internal error"))
+            }
+        }
     }
 }
 
@@ -103,6 +124,16 @@ impl From<UploadError> for ApiError {
 /// Gives errors raised outside our handlers (unknown routes, request parsing, missing
 /// credentials) the same `{code, message}` shape. Our own responses pass through untouched.
 pub async fn render_error(err: poem::Error) -> Response {
+    // Kept on the response, so the metrics name the operation that failed.
+    let operation = err.data::<OperationId>().copied();
+    let mut response = render(err);
+    if let Some(operation) = operation {
+        response.set_data(operation);
+    }
+    response
+}
+
+fn render(err: poem::Error) -> Response {
     if err.is_from_response() {
         return err.into_response();
     }
@@ -112,6 +143,7 @@ pub async fn render_error(err: poem::Error) -> Response {
         StatusCode::NOT_FOUND => ("not-found", "no such resource".to_owned()),
         StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", err.to_string()),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", err.to_string()),
+        StatusCode::REQUEST_TIMEOUT => ("request-timeout", err.to_string()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", err.to_string()),
         s if s.is_client_error() => ("invalid-request", err.to_string()),
         _ => {

@@ -1,8 +1,9 @@
 //! `GET /metrics` (Prometheus text format) and the middleware that counts and times requests.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use poem::http::Method;
 use poem::web::Data;
 use poem::{Endpoint, IntoResponse, Request, Response, handler};
 use poem_openapi::OperationId;
@@ -12,7 +13,10 @@ use crate::db;
 
 #[handler]
 pub async fn scrape(state: Data<&Arc<AppState>>) -> Response {
-    if let Err(err) = refresh_gauges(&state).await {
+    // Scrapes cost no query: the gauges that need SQL are refreshed at most this often.
+    if state.metrics.gauges_due(GAUGE_REFRESH)
+        && let Err(err) = refresh_gauges(&state).await
+    {
         tracing::warn!(error = %err, "metrics: database gauges not refreshed");
     }
     state
@@ -21,6 +25,8 @@ pub async fn scrape(state: Data<&Arc<AppState>>) -> Response {
         .with_content_type("text/plain; version=0.0.4")
         .into_response()
 }
+
+const GAUGE_REFRESH: Duration = Duration::from_secs(5);
 
 async fn refresh_gauges(state: &AppState) -> Result<(), db::DbError> {
     let client = state.db.get().await?;
@@ -38,10 +44,39 @@ async fn refresh_gauges(state: &AppState) -> Result<(), db::DbError> {
     Ok(())
 }
 
-/// Records every request by operation (or `other`) and status.
+/// The method as a label: the standard ones, and `other` for whatever a client invents.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 7] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::PATCH,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("other", Method::as_str)
+}
+
+/// Routes without an OpenAPI operation: Uppy's, by base, and everything else.
+fn route_label(path: &str) -> &'static str {
+    if path.starts_with("/uppy/") {
+        "uppy-session"
+    } else if path.starts_with("/s3/") {
+        "uppy"
+    } else {
+        "other"
+    }
+}
+
+/// Records every request by operation and status. Every label comes from a closed set.
 pub async fn observe<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     let state = req.data::<Arc<AppState>>().cloned();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
+    let fallback_route = route_label(req.uri().path());
     let started = Instant::now();
     let result = ep.call(req).await.map(IntoResponse::into_response);
     let (status, operation) = match &result {
@@ -49,16 +84,30 @@ pub async fn observe<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Resp
         Err(err) => (err.status(), err.data::<OperationId>().map(|id| id.0)),
     };
     if let Some(state) = state {
-        let route = operation.unwrap_or("other");
+        let route = operation.unwrap_or(fallback_route);
         let metrics = &state.metrics;
         metrics
             .http_requests
-            .with_label_values(&[&method, route, status.as_str()])
+            .with_label_values(&[method, route, status.as_str()])
             .inc();
         metrics
             .http_duration
-            .with_label_values(&[&method, route])
+            .with_label_values(&[method, route])
             .observe(started.elapsed().as_secs_f64());
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        for invented in ["X0Y", "X1Y", "BREW"] {
+            let method = Method::from_bytes(invented.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The HTTP API: one module per resource, combined into one OpenAPI service.
 
+mod body_limit;
 pub mod error;
 mod events;
 mod health;
@@ -9,6 +10,7 @@ pub mod models;
 mod operation_errors;
 mod request_log;
 mod security;
+mod session_cors;
 mod sessions;
 pub mod uploads;
 mod uppy;
@@ -16,13 +18,14 @@ mod uppy;
 use std::sync::Arc;
 
 use poem::endpoint::{StaticFileEndpoint, StaticFilesEndpoint};
-use poem::http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
-use poem::http::{HeaderValue, Method, StatusCode};
+use poem::http::Method;
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::app::AppState;
+
+pub use body_limit::BodyLimits;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -69,35 +72,48 @@ pub fn openapi_json() -> String {
     service().spec()
 }
 
-/// No request of ours carries bytes of the videos: bodies are declarations, part lists and
-/// storage events, far below this.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
-
 /// Every route, with the state installed and errors rendered uniformly.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let service = service();
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
-    let mut route = uppy::add_routes(Route::new())
+    let mut api = uppy::bearer_routes(Route::new())
         .at("/openapi.json", spec)
-        .at("/metrics", metrics::scrape)
         .nest("/docs", docs);
+    if !state.separate_metrics_listener {
+        api = api.at("/metrics", metrics::scrape);
+    }
     if state.web.demo_page {
-        route = route.nest(
+        api = api.nest(
             "/assets",
             StaticFilesEndpoint::new(state.web.web_dir.join("assets")),
         );
     }
+    // Errors become responses inside CORS, so a browser can read them.
     let cors = cors(&state.web.cors_origins);
-    route
+    let api = api
         .nest("/", service)
-        .before(bounded_body)
+        .catch_all_error(error::render_error)
+        .with_if(cors.is_some(), cors.unwrap_or_default());
+    // Session routes answer CORS for their session's origin instead.
+    let sessions = uppy::session_routes().around(session_cors::session_cors);
+    Route::new()
+        .nest("/uppy", sessions)
+        .nest("/", api)
+        .before(body_limit::bounded_body)
         .around(demo_index)
         .around(metrics::observe)
         .data(state)
         .catch_all_error(error::render_error)
         .around(request_log::log)
-        .with_if(cors.is_some(), cors.unwrap_or_default())
+}
+
+/// `/metrics` alone, for a listener of its own.
+pub fn metrics_routes(state: Arc<AppState>) -> impl Endpoint {
+    Route::new()
+        .at("/metrics", metrics::scrape)
+        .data(state)
+        .catch_all_error(error::render_error)
 }
 
 /// `/` is the demo page while it is switched on. (A route at exactly `/` would lose to the API
@@ -133,32 +149,4 @@ fn cors(origins: &[String]) -> Option<Cors> {
     } else {
         cors.allow_origins(origins)
     })
-}
-
-/// Bodies are bounded (a declared length over the limit is refused before reading, a chunked
-/// body is read up to it), and a POST without a body (`curl -X POST .../complete`) reads as an
-/// empty JSON body, so operations whose body is optional accept it instead of answering 415.
-async fn bounded_body(mut req: Request) -> poem::Result<Request> {
-    let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
-    let headers = req.headers();
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|len| len.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
-        return Err(too_large());
-    }
-    if declared.is_none() && headers.contains_key(TRANSFER_ENCODING) {
-        let body = req
-            .take_body()
-            .into_bytes_limit(MAX_BODY_BYTES)
-            .await
-            .map_err(|_| too_large())?;
-        req.set_body(body);
-    }
-    let empty = declared.unwrap_or(0) == 0 && !req.headers().contains_key(TRANSFER_ENCODING);
-    if empty && !req.headers().contains_key(CONTENT_TYPE) {
-        req.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    }
-    Ok(req)
 }

@@ -82,6 +82,15 @@ operation_errors!(
     /// Errors of starting an Uppy session.
     SessionErrors {
         BadRequest = 400: "A body that cannot be read.",
+        Unprocessable = 422: "An `origin` that is not `scheme://host[:port]` or `*`, or a `max_uploads` out of range.",
+    }
+);
+
+operation_errors!(
+    /// Errors of revoking an Uppy session.
+    RevokeSessionErrors {
+        BadRequest = 400: "A malformed session id.",
+        NotFound = 404: "No such session among the caller's.",
     }
 );
 

@@ -1,6 +1,9 @@
 //! One span and one log line per request, tagged with a request id (the caller's
 //! `X-Request-Id`, or a new one) that is echoed back, so a client's report finds our log.
+//! No credential reaches the log: only the path is logged (never the query, where presigned
+//! signatures live, nor headers), and a session token in the path is replaced.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,13 +22,24 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// The path with the Uppy session token (a bearer credential) taken out.
+fn loggable_path(path: &str) -> Cow<'_, str> {
+    match path.strip_prefix("/uppy/") {
+        Some(rest) => {
+            let after_token = rest.find('/').map_or("", |slash| &rest[slash..]);
+            Cow::Owned(format!("/uppy/[session]{after_token}"))
+        }
+        None => Cow::Borrowed(path),
+    }
+}
+
 pub async fn log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     let id = request_id(&req);
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
-        path = %req.uri().path(),
+        path = %loggable_path(req.uri().path()),
         owner = tracing::field::Empty,
     );
     async move {
@@ -56,4 +70,19 @@ pub async fn log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response
     }
     .instrument(span)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_tokens_are_taken_out_of_logged_paths() {
+        assert_eq!(
+            loggable_path("/uppy/eyJhbGciOi.abc.def/s3/multipart"),
+            "/uppy/[session]/s3/multipart"
+        );
+        assert_eq!(loggable_path("/uppy/eyJtoken"), "/uppy/[session]");
+        assert_eq!(loggable_path("/api/uploads"), "/api/uploads");
+    }
 }

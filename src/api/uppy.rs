@@ -1,7 +1,8 @@
 //! Companion-style endpoints for Uppy's `@uppy/aws-s3` (Uppy 6 and 5), under `/s3` (bearer
 //! token or session cookie) and `/uppy/<session-token>/s3` (Uppy 6, which sends no headers).
 //! They speak Uppy's vocabulary over the same use cases and intent rows as the native API:
-//! the `key` and `uploadId` a client sends are checked against the caller's intent.
+//! the `key` and `uploadId` a client sends are checked against the caller's intent. A session
+//! is checked on every call (revocation), only from its origin, and within its upload cap.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,19 +13,29 @@ use poem::{FromRequest, Request, RequestBody, Route, get, handler, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::auth::{AuthError, Owner, SmallFileMethod, UploadSession};
 use crate::domain::{InvalidInput, Upload};
-use crate::uploads::{Declaration, PlanChoice, UploadError};
+use crate::uploads::{CreatedUpload, Declaration, PlanChoice, UploadError};
 
 /// The cookie a same-origin page can authenticate Uppy's calls with.
 pub const SESSION_COOKIE: &str = "uc_uppy_session";
 
-/// Adds the endpoints under both bases (poem nests cannot capture, so each path is spelled out).
-pub fn add_routes(mut route: Route) -> Route {
-    for base in ["/s3", "/uppy/:session/s3"] {
-        route = route
+/// The endpoints for bearer tokens and the session cookie, under `/s3`.
+pub fn bearer_routes(route: Route) -> Route {
+    add_routes(route, "/s3")
+}
+
+/// The endpoints for a session token in the path, to be nested under `/uppy`.
+pub fn session_routes() -> Route {
+    add_routes(Route::new(), "/:session/s3")
+}
+
+/// The endpoints under `base` (poem nests cannot capture, so each path is spelled out).
+fn add_routes(route: Route, base: &str) -> Route {
+    {
+        route
             .at(format!("{base}/params"), get(params))
             .at(format!("{base}/multipart"), post(create_multipart))
             .at(
@@ -38,9 +49,8 @@ pub fn add_routes(mut route: Route) -> Route {
             .at(
                 format!("{base}/multipart/:upload_id/:part_number"),
                 get(sign_part),
-            );
+            )
     }
-    route
 }
 
 type UppyResult<T> = Result<Json<T>, poem::Error>;
@@ -56,24 +66,60 @@ impl<'a> FromRequest<'a> for Caller {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         let state = req.data::<Arc<AppState>>().expect("state installed");
         let session = if let Some(token) = req.raw_path_param("session") {
-            state.sessions.verify(token)
+            state.sessions.check(token).await.map_err(fail)?
         } else if let Some(token) = bearer(req) {
             // Uppy 5 and other clients: an access token; `?method=put` asks for Uppy 5's shape.
-            state.auth.verify(token).map(|owner| UploadSession {
+            let owner = state.auth.verify(token).map_err(fail)?;
+            UploadSession {
+                id: None,
                 owner,
                 method: if req.uri().query().is_some_and(|q| q.contains("method=put")) {
                     SmallFileMethod::Put
                 } else {
                     SmallFileMethod::Post
                 },
-            })
+                origin: None,
+            }
         } else if let Some(token) = session_cookie(req) {
-            state.sessions.verify(token)
+            state.sessions.check(token).await.map_err(fail)?
         } else {
-            Err(AuthError::Missing)
+            return Err(fail(AuthError::Missing));
         };
-        session.map(Caller).map_err(fail)
+        // A page elsewhere than the session's origin is refused, whatever it could read.
+        if let Some(origin) = request_origin(req)
+            && !session.allows_origin(origin)
+        {
+            return Err(fail(origin_not_allowed()));
+        }
+        Ok(Caller(session))
     }
+}
+
+/// The browser origin a request comes from, if it says.
+pub fn request_origin(req: &Request) -> Option<&str> {
+    req.headers().get("origin")?.to_str().ok()
+}
+
+pub fn origin_not_allowed() -> ApiError {
+    ApiError::Forbidden(ErrorBody::new(
+        "origin-not-allowed",
+        "this upload session belongs to another origin",
+    ))
+}
+
+/// Creates an upload counted against the session's cap (given back if creation fails).
+async fn create_in_session(
+    state: &AppState,
+    session: &UploadSession,
+    declaration: Declaration,
+    choice: PlanChoice,
+) -> Result<CreatedUpload, poem::Error> {
+    state.sessions.count_upload(session).await.map_err(fail)?;
+    let created = state.uploads.create(&session.owner, declaration, choice).await;
+    if created.is_err() {
+        state.sessions.uncount_upload(session).await;
+    }
+    created.map_err(fail)
 }
 
 fn session_cookie(req: &Request) -> Option<&str> {
@@ -108,7 +154,7 @@ fn declaration(
         _ => None,
     }
     .ok_or_else(|| {
-        ApiError::Unprocessable(super::error::ErrorBody::new(
+        ApiError::Unprocessable(ErrorBody::new(
             InvalidInput::Size.code(),
             "metadata.size (the file's size in bytes) is required",
         ))
@@ -149,12 +195,9 @@ async fn create_multipart(
     let choice = PlanChoice::Multipart {
         part_size: state.web.uppy_part_size,
     };
-    let created = state
-        .uploads
-        .create(&session.owner, declaration, choice)
-        .await
-        .map_err(fail)?;
-    let upload = created.upload;
+    let upload = create_in_session(&state, &session, declaration, choice)
+        .await?
+        .upload;
     Ok(Json(json!({
         "key": upload.key,
         "uploadId": upload.storage_upload_id,
@@ -307,20 +350,16 @@ async fn params(
     let content_type = query.get("type").cloned().unwrap_or_default();
     let declaration = declaration(filename, content_type, metadata).map_err(fail)?;
     let uploads = &state.uploads;
-    let created = uploads
-        .create(&session.owner, declaration, PlanChoice::Single)
-        .await
-        .map_err(fail)?;
+    let created = create_in_session(&state, &session, declaration, PlanChoice::Single).await?;
     let upload = created.upload;
     let ttl = uploads.policy().presign_ttl();
     match session.method {
         SmallFileMethod::Post => {
-            let policy = uploads.storage().presign_post(
-                &upload.key,
-                &upload.content_type,
-                upload.plan.size,
-                ttl,
-            );
+            let policy = uploads
+                .storage()
+                .presign_post(&upload.key, &upload.content_type, upload.plan.size, ttl)
+                .await
+                .map_err(|err| fail(UploadError::from(err)))?;
             let fields: Map<String, Value> = policy
                 .fields
                 .into_iter()

@@ -2,8 +2,12 @@
 //! (`sub`, `user_id`, `exp`, `iat`, `token_type: "access"`), or RS256/ES256 from an identity
 //! provider's public key.
 
+mod session_registry;
 mod sessions;
 
+pub use session_registry::{
+    MintedSession, SessionError, SessionRegistry, SessionRequest, parse_origin,
+};
 pub use sessions::{SessionTokens, SmallFileMethod, UploadSession, derive_secret};
 
 use std::fmt;
@@ -42,6 +46,8 @@ pub enum AuthError {
     Expired,
     #[error("the token is invalid: {0}")]
     Invalid(String),
+    #[error("the upload session has been revoked or has ended")]
+    Revoked,
 }
 
 impl AuthError {
@@ -50,6 +56,7 @@ impl AuthError {
             Self::Missing => "missing-token",
             Self::Expired => "token-expired",
             Self::Invalid(_) => "invalid-token",
+            Self::Revoked => "session-revoked",
         }
     }
 }
@@ -64,6 +71,7 @@ pub struct Authenticator {
     decoding: DecodingKey,
     validation: Validation,
     owner_claim: String,
+    require_access_type: bool,
     encoding: Option<EncodingKey>,
 }
 
@@ -103,6 +111,7 @@ impl Authenticator {
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = 30;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp"]);
         match &settings.audience {
             Some(aud) => validation.set_audience(&[aud]),
@@ -115,6 +124,7 @@ impl Authenticator {
             decoding,
             validation,
             owner_claim: settings.owner_claim.clone(),
+            require_access_type: settings.requires_access_type(),
             encoding,
         })
     }
@@ -129,10 +139,16 @@ impl Authenticator {
                 })?;
         let claims = data.claims;
         // The platform also issues refresh tokens with the same key; only access tokens upload.
-        if let Some(kind) = claims.get("token_type")
-            && kind.as_str() != Some("access")
-        {
-            return Err(AuthError::Invalid("not an access token".into()));
+        match claims.get("token_type") {
+            Some(kind) if kind.as_str() != Some("access") => {
+                return Err(AuthError::Invalid("not an access token".into()));
+            }
+            None if self.require_access_type => {
+                return Err(AuthError::Invalid(
+                    "the token has no token_type; access tokens say \"access\"".into(),
+                ));
+            }
+            _ => {}
         }
         match claims.get(&self.owner_claim) {
             Some(Value::String(s)) if !s.is_empty() => Ok(Owner::new(s.clone())),
@@ -185,8 +201,42 @@ mod tests {
             public_key_file: None,
             issuer: None,
             audience: None,
+            require_access_type: None,
             owner_claim: "sub".into(),
         }
+    }
+
+    fn hs256(claims: serde_json::Value, secret: &[u8]) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        let auth = Authenticator::new(&settings("s3cret")).unwrap();
+        let now = jsonwebtoken::get_current_timestamp();
+        let early = serde_json::json!({
+            "sub": "a", "exp": now + 7200, "nbf": now + 3600, "token_type": "access",
+        });
+        assert!(auth.verify(&hs256(early, b"s3cret")).is_err());
+    }
+
+    #[test]
+    fn hs256_tokens_must_say_they_are_access_tokens_unless_told_otherwise() {
+        let now = jsonwebtoken::get_current_timestamp();
+        let untyped = hs256(serde_json::json!({"sub": "a", "exp": now + 60}), b"s3cret");
+        let strict = Authenticator::new(&settings("s3cret")).unwrap();
+        assert_eq!(strict.verify(&untyped).unwrap_err().code(), "invalid-token");
+        let lenient = Authenticator::new(&AuthSettings {
+            require_access_type: Some(false),
+            ..settings("s3cret")
+        })
+        .unwrap();
+        assert_eq!(lenient.verify(&untyped).unwrap().as_str(), "a");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Upload sessions for Uppy 6, which cannot send an `Authorization` header: a short-lived,
 //! upload-scoped token minted by an authenticated call and carried in the Companion endpoint's
-//! path (`<base>/uppy/<token>`) or a same-origin cookie.
+//! path (`<base>/uppy/<token>`) or a same-origin cookie. The token is signed (forgeries cost no
+//! database query) and names a stored session, so a session can be revoked everywhere at once.
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -8,6 +9,8 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+use uuid::Uuid;
 
 use super::{AuthError, Owner};
 
@@ -21,22 +24,36 @@ pub enum SmallFileMethod {
     Put,
 }
 
-/// Whose session it is and how small files go up.
+/// Whose session it is, how small files go up, and which browser origin may use it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadSession {
+    /// The stored session; `None` for a caller with a bearer token instead of a session.
+    pub id: Option<Uuid>,
     pub owner: Owner,
     pub method: SmallFileMethod,
+    /// `None`: any origin.
+    pub origin: Option<String>,
+}
+
+impl UploadSession {
+    /// Whether a browser on `origin` may use the session.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.origin.as_deref().is_none_or(|allowed| allowed == origin)
+    }
 }
 
 const AUDIENCE: &str = "upload-coordinator/uppy-session";
 
 #[derive(Serialize, Deserialize)]
 struct Claims {
+    sid: Uuid,
     sub: String,
     aud: String,
     exp: i64,
     iat: i64,
     method: SmallFileMethod,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin: Option<String>,
 }
 
 #[derive(Clone)]
@@ -74,21 +91,27 @@ impl SessionTokens {
         }
     }
 
-    pub fn issue(&self, session: &UploadSession) -> (String, DateTime<Utc>) {
-        let now = Utc::now();
-        let expires_at = now + self.ttl;
+    /// The expiry a session minted now gets.
+    pub fn expiry(&self) -> DateTime<Utc> {
+        Utc::now() + self.ttl
+    }
+
+    /// A token for a stored session (`session.id` set) expiring at `expires_at`.
+    pub fn issue(&self, session: &UploadSession, expires_at: DateTime<Utc>) -> String {
         let claims = Claims {
+            sid: session.id.expect("only stored sessions get tokens"),
             sub: session.owner.as_str().to_owned(),
             aud: AUDIENCE.to_owned(),
             exp: expires_at.timestamp(),
-            iat: now.timestamp(),
+            iat: Utc::now().timestamp(),
             method: session.method,
+            origin: session.origin.clone(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing does not fail");
-        (token, expires_at)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing does not fail")
     }
 
+    /// The session a token names, checked by signature and expiry only (not revocation).
     pub fn verify(&self, token: &str) -> Result<UploadSession, AuthError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
@@ -96,8 +119,10 @@ impl SessionTokens {
                 _ => AuthError::Invalid(e.to_string()),
             })?;
         Ok(UploadSession {
+            id: Some(data.claims.sid),
             owner: Owner::new(data.claims.sub),
             method: data.claims.method,
+            origin: data.claims.origin,
         })
     }
 }
@@ -110,14 +135,18 @@ mod tests {
     fn sessions_round_trip_and_foreign_tokens_fail() {
         let tokens = SessionTokens::new(&derive_secret("s"), 60);
         let session = UploadSession {
+            id: Some(Uuid::new_v4()),
             owner: Owner::new("ana@example.com"),
             method: SmallFileMethod::Post,
+            origin: Some("https://app.example".into()),
         };
-        let (token, _) = tokens.issue(&session);
+        let token = tokens.issue(&session, tokens.expiry());
         assert_eq!(tokens.verify(&token).unwrap(), session);
         let other = SessionTokens::new(&derive_secret("other"), 60);
         assert!(other.verify(&token).is_err());
         assert!(tokens.verify("garbage").is_err());
+        assert!(session.allows_origin("https://app.example"));
+        assert!(!session.allows_origin("https://evil.example"));
     }
 
     #[test]
@@ -129,6 +158,7 @@ mod tests {
             public_key_file: None,
             issuer: None,
             audience: None,
+            require_access_type: None,
             owner_claim: "sub".into(),
         })
         .unwrap();

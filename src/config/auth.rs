@@ -15,12 +15,13 @@ pub struct AuthSettings {
     )]
     pub algorithm: JwtAlgorithm,
 
-    /// Shared secret for HS256 tokens (the platform's auth service signs with it).
+    /// Shared secret for HS256 tokens (the platform's auth service signs with it); at least
+    /// 32 bytes. Required with HS256 unless UC_DEV_MODE is on.
     #[arg(
         id = "jwt-secret",
         long = "jwt-secret",
         env = "UC_JWT_SECRET",
-        default_value = "dev-jwt-secret",
+        default_value = "",
         hide_env_values = true,
         hide_default_value = true
     )]
@@ -51,6 +52,17 @@ pub struct AuthSettings {
     #[arg(id = "jwt-audience", long = "jwt-audience", env = "UC_JWT_AUDIENCE")]
     pub audience: Option<String>,
 
+    /// Require `token_type: "access"` (the platform's access tokens carry it; refresh tokens
+    /// say `refresh`). Defaults to on with HS256 and off with RS256/ES256. A token_type other
+    /// than `access` is refused either way.
+    #[arg(
+        id = "jwt-require-access-type",
+        long = "jwt-require-access-type",
+        env = "UC_JWT_REQUIRE_ACCESS_TYPE",
+        action = clap::ArgAction::Set
+    )]
+    pub require_access_type: Option<bool>,
+
     /// Claim naming the owner of an upload.
     #[arg(
         id = "jwt-owner-claim",
@@ -59,6 +71,14 @@ pub struct AuthSettings {
         default_value = "sub"
     )]
     pub owner_claim: String,
+}
+
+impl AuthSettings {
+    /// Whether tokens must say `token_type: "access"`.
+    pub fn requires_access_type(&self) -> bool {
+        self.require_access_type
+            .unwrap_or(self.algorithm == JwtAlgorithm::Hs256)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

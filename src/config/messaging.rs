@@ -6,12 +6,13 @@ use super::Secret;
 
 #[derive(Args, Clone, Debug)]
 pub struct BrokerSettings {
-    /// RabbitMQ URL: storage events come in and processing jobs go out here.
+    /// RabbitMQ URL: storage events come in and processing jobs go out here (required unless
+    /// UC_DEV_MODE is on, which uses `amqp://guest:guest@127.0.0.1:5672/%2f`).
     #[arg(
         id = "amqp-url",
         long = "amqp-url",
         env = "UC_AMQP_URL",
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        default_value = "",
         hide_env_values = true,
         hide_default_value = true
     )]
@@ -70,12 +71,13 @@ pub struct EventSettings {
     )]
     pub prefetch: u16,
 
-    /// Bearer token storage must send to `POST /api/storage-events` (empty disables the webhook).
+    /// Bearer token storage must send to `POST /api/storage-events`, at least 32 bytes; the
+    /// webhook is off while it is unset.
     #[arg(
         id = "events-webhook-token",
         long = "events-webhook-token",
         env = "UC_EVENTS_WEBHOOK_TOKEN",
-        default_value = "dev-webhook-token",
+        default_value = "",
         hide_env_values = true,
         hide_default_value = true
     )]
@@ -191,7 +193,8 @@ pub struct JobSettings {
     )]
     pub results_queue: String,
 
-    /// Bearer token for `POST /api/internal/uploads/{id}/result` (empty disables the endpoint).
+    /// Bearer token for `POST /api/internal/uploads/{id}/result`, at least 32 bytes (unset
+    /// disables the endpoint).
     #[arg(
         id = "internal-token",
         long = "internal-token",

@@ -2,12 +2,14 @@
 //! that match the local stack started by `make run`.
 
 mod auth;
+mod dev_mode;
 mod http;
 mod messaging;
 mod policy;
 mod storage;
 
 pub use auth::{AuthSettings, JwtAlgorithm};
+pub use dev_mode::{MIN_SECRET_BYTES, defaults as dev_defaults};
 pub use http::{HttpSettings, LogFormat, WebSettings};
 pub use messaging::{
     BrokerSettings, EventSettings, ExchangeKind, JobFormat, JobSettings, SweeperSettings,
@@ -152,9 +154,6 @@ impl Settings {
                     "{name} must be an http:// or https:// URL, got {endpoint:?}"
                 ));
             }
-        }
-        if self.auth.algorithm == JwtAlgorithm::Hs256 && self.auth.secret.expose().is_empty() {
-            return invalid("UC_JWT_SECRET must not be empty".into());
         }
         if self.auth.algorithm != JwtAlgorithm::Hs256
             && self.auth.public_key.is_none()

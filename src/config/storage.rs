@@ -6,12 +6,13 @@ use super::Secret;
 
 #[derive(Args, Clone, Debug)]
 pub struct DatabaseSettings {
-    /// PostgreSQL connection URL.
+    /// PostgreSQL connection URL (required unless UC_DEV_MODE is on, which uses the local
+    /// stack's `postgres://postgres:postgres@127.0.0.1:5432/upload_coordinator`).
     #[arg(
         id = "database-url",
         long = "database-url",
         env = "UC_DATABASE_URL",
-        default_value = "postgres://postgres:postgres@127.0.0.1:5432/upload_coordinator",
+        default_value = "",
         hide_env_values = true,
         hide_default_value = true
     )]
@@ -64,21 +65,22 @@ pub struct StorageSettings {
     )]
     pub region: String,
 
-    /// Access key id.
+    /// Access key id. With neither key given, credentials come from the standard AWS chain
+    /// (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, web identity, the instance role).
     #[arg(
         id = "s3-access-key",
         long = "s3-access-key",
         env = "UC_S3_ACCESS_KEY",
-        default_value = "uc-dev-access"
+        default_value = ""
     )]
     pub access_key: String,
 
-    /// Secret access key.
+    /// Secret access key (given together with UC_S3_ACCESS_KEY).
     #[arg(
         id = "s3-secret-key",
         long = "s3-secret-key",
         env = "UC_S3_SECRET_KEY",
-        default_value = "uc-dev-secret",
+        default_value = "",
         hide_env_values = true,
         hide_default_value = true
     )]

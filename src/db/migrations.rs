@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "outbox",
         include_str!("../../migrations/0002_outbox.sql"),
     ),
+    (
+        3,
+        "upload_sessions",
+        include_str!("../../migrations/0003_upload_sessions.sql"),
+    ),
 ];
 
 /// Arbitrary constant shared by every replica ("ucmigrat").

@@ -3,6 +3,7 @@
 pub mod listen;
 mod migrations;
 pub mod outbox;
+pub mod sessions;
 pub mod uploads;
 
 pub use migrations::migrate;

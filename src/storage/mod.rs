@@ -7,18 +7,19 @@ use std::time::Duration;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
-    BehaviorVersion, Builder, Credentials, Region, RequestChecksumCalculation,
-    ResponseChecksumValidation,
+    BehaviorVersion, Builder, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 
-use crate::config::{Secret, StorageSettings};
+use crate::config::StorageSettings;
 
+mod credentials;
 mod post_policy;
 
+pub use credentials::StorageCredentials;
 use post_policy::PolicySigner;
 pub use post_policy::PostPolicy;
 
@@ -80,24 +81,17 @@ pub struct Storage {
     presigner: Client,
     bucket: String,
     /// For POST policies, which we sign ourselves.
-    access_key: String,
-    secret_key: Secret,
+    credentials: StorageCredentials,
     region: String,
     public_endpoint: String,
 }
 
 impl Storage {
-    pub fn new(settings: &StorageSettings) -> Self {
+    pub fn new(settings: &StorageSettings, credentials: StorageCredentials) -> Self {
         let base = Builder::new()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(settings.region.clone()))
-            .credentials_provider(Credentials::new(
-                settings.access_key.clone(),
-                settings.secret_key.expose().to_owned(),
-                None,
-                None,
-                "upload-coordinator",
-            ))
+            .credentials_provider(credentials.provider())
             .force_path_style(settings.path_style)
             // Checksums only where S3 requires them: S3-compatible stores differ in support.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
@@ -114,8 +108,7 @@ impl Storage {
             client,
             presigner,
             bucket: settings.bucket.clone(),
-            access_key: settings.access_key.clone(),
-            secret_key: settings.secret_key.clone(),
+            credentials,
             region: settings.region.clone(),
             public_endpoint: settings.public_endpoint().trim_end_matches('/').to_owned(),
         }
@@ -127,22 +120,24 @@ impl Storage {
     }
 
     /// A browser form upload (POST policy) of exactly `length` bytes of `content_type` to `key`.
-    pub fn presign_post(
+    pub async fn presign_post(
         &self,
         key: &str,
         content_type: &str,
         length: u64,
         ttl: Duration,
-    ) -> PostPolicy {
+    ) -> Result<PostPolicy, StorageError> {
+        let credentials = self.credentials.current().await?;
         let now = Utc::now();
-        PolicySigner {
-            access_key: &self.access_key,
-            secret_key: self.secret_key.expose(),
+        Ok(PolicySigner {
+            access_key: credentials.access_key_id(),
+            secret_key: credentials.secret_access_key(),
+            session_token: credentials.session_token(),
             region: &self.region,
             bucket_url: format!("{}/{}", self.public_endpoint, self.bucket),
             bucket: &self.bucket,
         }
-        .sign(key, content_type, length, now, now + ttl)
+        .sign(key, content_type, length, now, now + ttl))
     }
 
     pub fn bucket(&self) -> &str {

@@ -22,6 +22,8 @@ pub struct PostPolicy {
 pub struct PolicySigner<'a> {
     pub access_key: &'a str,
     pub secret_key: &'a str,
+    /// With temporary credentials (an instance role, say): signed into the policy too.
+    pub session_token: Option<&'a str>,
     pub region: &'a str,
     /// The bucket's URL (path style: `<endpoint>/<bucket>`).
     pub bucket_url: String,
@@ -50,17 +52,21 @@ impl PolicySigner<'_> {
         let date = now.format("%Y%m%d").to_string();
         let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
         let credential = format!("{}/{date}/{}/s3/aws4_request", self.access_key, self.region);
+        let mut conditions = vec![
+            serde_json::json!({"bucket": self.bucket}),
+            serde_json::json!({"key": key}),
+            serde_json::json!({"Content-Type": content_type}),
+            serde_json::json!(["content-length-range", size, size]),
+            serde_json::json!({"x-amz-algorithm": "AWS4-HMAC-SHA256"}),
+            serde_json::json!({"x-amz-credential": credential}),
+            serde_json::json!({"x-amz-date": amz_date}),
+        ];
+        if let Some(token) = self.session_token {
+            conditions.push(serde_json::json!({"x-amz-security-token": token}));
+        }
         let policy = serde_json::json!({
             "expiration": expires_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-            "conditions": [
-                {"bucket": self.bucket},
-                {"key": key},
-                {"Content-Type": content_type},
-                ["content-length-range", size, size],
-                {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
-                {"x-amz-credential": credential},
-                {"x-amz-date": amz_date},
-            ]
+            "conditions": conditions,
         });
         let encoded = STANDARD.encode(policy.to_string());
         let signing_key = [date.as_str(), self.region, "s3", "aws4_request"]
@@ -70,20 +76,25 @@ impl PolicySigner<'_> {
                 |key, part| hmac(&key, part.as_bytes()),
             );
         let signature = hex(&hmac(&signing_key, encoded.as_bytes()));
-        let fields = [
+        let mut fields: Vec<(String, String)> = [
             ("key", key.to_owned()),
             ("Content-Type", content_type.to_owned()),
             ("x-amz-algorithm", "AWS4-HMAC-SHA256".to_owned()),
             ("x-amz-credential", credential),
             ("x-amz-date", amz_date),
-            ("policy", encoded),
-            ("x-amz-signature", signature),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect();
+        if let Some(token) = self.session_token {
+            fields.push(("x-amz-security-token".to_owned(), token.to_owned()));
+        }
+        fields.push(("policy".to_owned(), encoded));
+        fields.push(("x-amz-signature".to_owned(), signature));
         PostPolicy {
-            url: self.bucket_url.clone(),
+            // With the trailing slash, a client that appends the key to the URL (as some Uppy
+            // releases do to report the object's location) gets the object's real URL.
+            url: format!("{}/", self.bucket_url.trim_end_matches('/')),
             fields,
             expires_at,
         }
@@ -114,6 +125,7 @@ mod tests {
         let signer = PolicySigner {
             access_key: "AK",
             secret_key: "SK",
+            session_token: None,
             region: "us-east-1",
             bucket_url: "http://s3/videos".into(),
             bucket: "videos",
@@ -136,5 +148,6 @@ mod tests {
         assert!(conditions.contains(&serde_json::json!(["content-length-range", 42, 42])));
         assert!(conditions.contains(&serde_json::json!({"Content-Type": "video/mp4"})));
         assert_eq!(field("x-amz-signature").len(), 64);
+        assert_eq!(format!("{}{}", policy.url, field("key")), "http://s3/videos/uploads/1/a.mp4");
     }
 }

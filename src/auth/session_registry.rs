@@ -1,0 +1,182 @@
+//! Stored Uppy sessions: minted for an owner and an origin, checked on every call (so a
+//! revocation holds on every replica at once), counted against their upload cap, revoked.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use uuid::Uuid;
+
+use super::{AuthError, Owner, SessionTokens, SmallFileMethod, UploadSession};
+use crate::db::{self, DbError, sessions::StoredSession};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("this session has made all the uploads it was allowed")]
+    UploadLimit,
+    #[error("no such session among the caller's")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<deadpool_postgres::PoolError> for SessionError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Self::Db(err.into())
+    }
+}
+
+/// A new session and the token that carries it.
+#[derive(Clone, Debug)]
+pub struct MintedSession {
+    pub session: UploadSession,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub max_uploads: Option<u32>,
+}
+
+/// What a new session is for.
+#[derive(Clone, Debug)]
+pub struct SessionRequest {
+    pub owner: Owner,
+    pub method: SmallFileMethod,
+    /// `None`: any origin.
+    pub origin: Option<String>,
+    pub max_uploads: Option<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionRegistry {
+    tokens: SessionTokens,
+    db: Pool,
+}
+
+impl SessionRegistry {
+    pub fn new(tokens: SessionTokens, db: Pool) -> Self {
+        Self { tokens, db }
+    }
+
+    pub async fn mint(&self, request: SessionRequest) -> Result<MintedSession, SessionError> {
+        let session = UploadSession {
+            id: Some(Uuid::new_v4()),
+            owner: request.owner,
+            method: request.method,
+            origin: request.origin,
+        };
+        let expires_at = self.tokens.expiry();
+        let client = self.db.get().await?;
+        let stored = StoredSession {
+            id: session.id.expect("just set"),
+            owner: session.owner.as_str().to_owned(),
+            origin: session.origin.clone(),
+            max_uploads: request.max_uploads.map(|n| n as i32),
+            expires_at,
+        };
+        db::sessions::insert(&client, &stored).await?;
+        Ok(MintedSession {
+            token: self.tokens.issue(&session, expires_at),
+            session,
+            expires_at,
+            max_uploads: request.max_uploads,
+        })
+    }
+
+    /// The session a token names, by its signature alone: enough to answer a CORS preflight,
+    /// which changes nothing.
+    pub fn check_signature(&self, token: &str) -> Result<UploadSession, AuthError> {
+        self.tokens.verify(token)
+    }
+
+    /// The session a token names, if it is still active.
+    pub async fn check(&self, token: &str) -> Result<UploadSession, SessionError> {
+        let session = self.tokens.verify(token)?;
+        let id = session.id.expect("session tokens name a session");
+        let client = self.db.get().await?;
+        if db::sessions::is_active(&client, id).await? {
+            Ok(session)
+        } else {
+            Err(AuthError::Revoked.into())
+        }
+    }
+
+    /// Counts one upload against the session's cap; callers without a session are not capped.
+    pub async fn count_upload(&self, session: &UploadSession) -> Result<(), SessionError> {
+        let Some(id) = session.id else { return Ok(()) };
+        let client = self.db.get().await?;
+        if db::sessions::count_upload(&client, id).await? {
+            Ok(())
+        } else {
+            Err(SessionError::UploadLimit)
+        }
+    }
+
+    /// Gives back a counted upload that was not made after all.
+    pub async fn uncount_upload(&self, session: &UploadSession) {
+        let Some(id) = session.id else { return };
+        let result = match self.db.get().await {
+            Ok(client) => db::sessions::uncount_upload(&client, id).await,
+            Err(err) => Err(err.into()),
+        };
+        if let Err(err) = result {
+            tracing::warn!(session_id = %id, error = %err, "could not give back a session's upload");
+        }
+    }
+
+    pub async fn revoke(&self, owner: &Owner, id: Uuid) -> Result<(), SessionError> {
+        let client = self.db.get().await?;
+        if db::sessions::revoke(&client, id, owner.as_str()).await? {
+            tracing::info!(session_id = %id, "upload session revoked");
+            Ok(())
+        } else {
+            Err(SessionError::NotFound)
+        }
+    }
+}
+
+/// A browser origin as `Origin` headers carry it (`scheme://host[:port]`, lowercase), or
+/// `None` for `*` (any origin). `Err` names what is wrong.
+pub fn parse_origin(value: &str) -> Result<Option<String>, String> {
+    let value = value.trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    let (scheme, rest) = value
+        .split_once("://")
+        .ok_or_else(|| format!("{value:?} is not an origin like https://app.example"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    let valid_host = !rest.is_empty()
+        && rest.len() <= 253
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !matches!(scheme.as_str(), "http" | "https") || !valid_host {
+        return Err(format!(
+            "{value:?} is not an origin like https://app.example (scheme, host and port only)"
+        ));
+    }
+    Ok(Some(format!("{scheme}://{}", rest.to_ascii_lowercase())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        assert_eq!(
+            parse_origin("https://App.Example:8443").unwrap().as_deref(),
+            Some("https://app.example:8443")
+        );
+        assert_eq!(parse_origin("*").unwrap(), None);
+        for bad in [
+            "app.example",
+            "https://app.example/path",
+            "ftp://app.example",
+            "https://",
+            "null",
+            "https://a b",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! SQL for the `upload_sessions` table: Uppy sessions that can be revoked and can cap uploads.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::{DbError, cached};
+
+/// A session as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSession {
+    pub id: Uuid,
+    pub owner: String,
+    pub origin: Option<String>,
+    pub max_uploads: Option<i32>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert(db: &impl GenericClient, session: &StoredSession) -> Result<(), DbError> {
+    let statement = cached(
+        db,
+        "INSERT INTO upload_sessions (id, owner, origin, max_uploads, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .await?;
+    db.execute(
+        &statement,
+        &[
+            &session.id,
+            &session.owner,
+            &session.origin,
+            &session.max_uploads,
+            &session.expires_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether the session exists, is not revoked and has not expired.
+pub async fn is_active(db: &impl GenericClient, id: Uuid) -> Result<bool, DbError> {
+    let statement = cached(
+        db,
+        "SELECT 1 FROM upload_sessions \
+         WHERE id = $1 AND revoked_at IS NULL AND expires_at > now()",
+    )
+    .await?;
+    Ok(db.query_opt(&statement, &[&id]).await?.is_some())
+}
+
+/// Counts one more upload against an active session, unless its cap is reached. Returns
+/// whether it was counted.
+pub async fn count_upload(db: &impl GenericClient, id: Uuid) -> Result<bool, DbError> {
+    let statement = cached(
+        db,
+        "UPDATE upload_sessions SET uploads = uploads + 1 \
+         WHERE id = $1 AND revoked_at IS NULL AND expires_at > now() \
+           AND (max_uploads IS NULL OR uploads < max_uploads)",
+    )
+    .await?;
+    Ok(db.execute(&statement, &[&id]).await? == 1)
+}
+
+/// Gives back an upload counted by [`count_upload`] whose creation then failed.
+pub async fn uncount_upload(db: &impl GenericClient, id: Uuid) -> Result<(), DbError> {
+    let statement = cached(
+        db,
+        "UPDATE upload_sessions SET uploads = uploads - 1 WHERE id = $1 AND uploads > 0",
+    )
+    .await?;
+    db.execute(&statement, &[&id]).await?;
+    Ok(())
+}
+
+/// Revokes the owner's session. Returns whether the owner has such a session (revoking twice
+/// is harmless).
+pub async fn revoke(db: &impl GenericClient, id: Uuid, owner: &str) -> Result<bool, DbError> {
+    let statement = cached(
+        db,
+        "UPDATE upload_sessions SET revoked_at = coalesce(revoked_at, now()) \
+         WHERE id = $1 AND owner = $2",
+    )
+    .await?;
+    Ok(db.execute(&statement, &[&id, &owner]).await? == 1)
+}
+
+/// Forgets sessions that expired more than `after_secs` ago; returns how many.
+pub async fn delete_expired(db: &impl GenericClient, after_secs: f64) -> Result<u64, DbError> {
+    let statement = cached(
+        db,
+        "DELETE FROM upload_sessions WHERE expires_at < now() - make_interval(secs => $1)",
+    )
+    .await?;
+    Ok(db.execute(&statement, &[&after_secs]).await?)
+}
