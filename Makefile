@@ -5,11 +5,12 @@ SHELL := /bin/bash
 
 STACK := scripts/stack.sh
 
-# Shared by the storage stack and the service, so both always agree on them.
+# Shared by the storage stack and the service (whose development mode, UC_DEV_MODE, has the
+# same values built in), so both always agree on them.
 export UC_S3_ACCESS_KEY ?= uc-dev-access
 export UC_S3_SECRET_KEY ?= uc-dev-secret
 export UC_S3_BUCKET ?= videos
-export UC_EVENTS_WEBHOOK_TOKEN ?= dev-webhook-token
+export UC_EVENTS_WEBHOOK_TOKEN ?= dev-webhook-token-for-the-local-stack-only
 
 # The integration tests talk to the `test` instance, which runs beside the `run` one;
 # they create their own databases, hence the `postgres` maintenance database here.
@@ -28,7 +29,7 @@ help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-11s %s\n", $$1, $$2 }'
 
 run: require-cargo stack web ## Start the local stack, then the service on 127.0.0.1:8080
-	UC_DEMO_PAGE=true cargo run --release -- serve
+	UC_DEV_MODE=true UC_DEMO_PAGE=true cargo run --release -- serve
 
 test: require-cargo test-stack web sdk ## Start the test stack, then run every test
 	$(TEST_ENV) cargo test --all-targets

@@ -59,10 +59,10 @@ MASTER_URL=http://127.0.0.1:9333
 UC_S3_BUCKET=${UC_S3_BUCKET:-videos}
 UC_S3_ACCESS_KEY=${UC_S3_ACCESS_KEY:-uc-dev-access}
 UC_S3_SECRET_KEY=${UC_S3_SECRET_KEY:-uc-dev-secret}
-UC_EVENTS_WEBHOOK_TOKEN=${UC_EVENTS_WEBHOOK_TOKEN:-dev-webhook-token}
+UC_EVENTS_WEBHOOK_TOKEN=${UC_EVENTS_WEBHOOK_TOKEN:-dev-webhook-token-for-the-local-stack-only}
 # The service stores every object of the bench under this prefix, and only it is cleaned.
 KEY_PREFIX=bench
-JWT_SECRET=bench-jwt-secret
+JWT_SECRET=bench-jwt-secret-of-at-least-32-bytes
 # Its broker queues and exchanges are its own: the run stack's RabbitMQ may feed a local worker.
 JOB_EXCHANGE=bench.video
 JOB_DLX=bench.video-dlx
@@ -150,6 +150,7 @@ start_service() {
   log "starting the service on 127.0.0.1:$BENCH_PORT (log: ${WORK#"$ROOT"/}/service.log)"
   UC_LISTEN=127.0.0.1:$BENCH_PORT \
     UC_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/$BENCH_DATABASE \
+    UC_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f \
     UC_S3_ENDPOINT=$S3_ENDPOINT UC_S3_BUCKET=$UC_S3_BUCKET \
     UC_S3_ACCESS_KEY=$UC_S3_ACCESS_KEY UC_S3_SECRET_KEY=$UC_S3_SECRET_KEY \
     UC_EVENTS_WEBHOOK_TOKEN=$UC_EVENTS_WEBHOOK_TOKEN \

@@ -17,7 +17,7 @@ STACK_NAME=${STACK_NAME:-run}
 UC_S3_ACCESS_KEY=${UC_S3_ACCESS_KEY:-uc-dev-access}
 UC_S3_SECRET_KEY=${UC_S3_SECRET_KEY:-uc-dev-secret}
 UC_S3_BUCKET=${UC_S3_BUCKET:-videos}
-UC_EVENTS_WEBHOOK_TOKEN=${UC_EVENTS_WEBHOOK_TOKEN:-dev-webhook-token}
+UC_EVENTS_WEBHOOK_TOKEN=${UC_EVENTS_WEBHOOK_TOKEN:-dev-webhook-token-for-the-local-stack-only}
 
 STATE_DIR=$ROOT/.stack/$STACK_NAME
 PID_FILE=$STATE_DIR/weed.pid

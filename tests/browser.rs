@@ -91,7 +91,7 @@ async fn videos_uploaded_through_the_demo_page_are_confirmed_and_a_cancelled_one
         return;
     }
     let web_dir = format!("--web-dir={}", root.join("web/dist").display());
-    let app = spawn_app_with(&["--demo-page=true", &web_dir]).await;
+    let app = spawn_app_with(&["--dev-mode=true", "--demo-page=true", &web_dir]).await;
     // Small files go up as a form POST with no call back to us: storage's event confirms them.
     let _events = webhook_hub::subscribe(&app.address);
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-const JWT_SECRET: &str = "k6-smoke-secret";
+const JWT_SECRET: &str = "k6-smoke-secret-of-at-least-32-bytes";
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())

@@ -33,7 +33,7 @@ export function envMiB(name, fallback) {
 
 export const BASE_URL = env('K6_BASE_URL', 'http://127.0.0.1:8080').replace(/\/+$/, '');
 // HS256 secret shared with the service (UC_JWT_SECRET); K6_TOKEN, when set, is used as is.
-export const JWT_SECRET = env('JWT_SECRET', env('UC_JWT_SECRET', 'dev-jwt-secret'));
+export const JWT_SECRET = env('JWT_SECRET', env('UC_JWT_SECRET', 'dev-jwt-secret-for-the-local-stack-only'));
 export const STATIC_TOKEN = env('K6_TOKEN', '');
 
 // Seconds a single PUT or API call may take before k6 gives up on it.

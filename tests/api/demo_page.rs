@@ -12,7 +12,7 @@ async fn with_the_demo_on_the_page_is_served_at_the_root_and_dev_tokens_work() {
     std::fs::write(dir.join("index.html"), "<h1>demo</h1>").unwrap();
     std::fs::write(dir.join("assets/app.js"), "console.log(1)").unwrap();
     let web_dir = format!("--web-dir={}", dir.display());
-    let app = spawn_app_with(&["--demo-page=true", &web_dir]).await;
+    let app = spawn_app_with(&["--dev-mode=true", "--demo-page=true", &web_dir]).await;
 
     let page = app.http.get(app.url("/")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);

@@ -17,8 +17,8 @@ use upload_coordinator::config::Settings;
 use uuid::Uuid;
 
 pub const MIB: usize = 1024 * 1024;
-pub const JWT_SECRET: &str = "integration-test-secret";
-pub const INTERNAL_TOKEN: &str = "integration-internal-token";
+pub const JWT_SECRET: &str = "integration-test-secret-of-32-bytes-at-least";
+pub const INTERNAL_TOKEN: &str = "integration-internal-token-of-32-bytes-or-more";
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -39,7 +39,10 @@ pub struct Stack {
 impl Stack {
     pub fn from_env() -> Self {
         Self {
-            webhook_token: env_or("UC_EVENTS_WEBHOOK_TOKEN", "dev-webhook-token"),
+            webhook_token: env_or(
+                "UC_EVENTS_WEBHOOK_TOKEN",
+                upload_coordinator::config::dev_defaults::WEBHOOK_TOKEN,
+            ),
             admin_database_url: env_or(
                 "UC_TEST_DATABASE_URL",
                 "postgres://postgres:postgres@127.0.0.1:5432/postgres",
