@@ -141,7 +141,7 @@ async fn serve_connection(
         .keep_alive_timeout(Duration::from_secs(20));
     let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
-    let idle = idle_watch(activity, limits.idle_timeout);
+    let idle = idle_watch(activity, limits.header_read_timeout, limits.idle_timeout);
     tokio::pin!(idle);
     let reason = tokio::select! {
         _ = connection.as_mut() => return,
@@ -157,13 +157,17 @@ async fn serve_connection(
     }
 }
 
-/// Resolves once a whole `timeout` passes with nothing read or written.
-async fn idle_watch(activity: Arc<AtomicBool>, timeout: Duration) {
+/// Resolves once a whole `timeout` passes with nothing read or written, or when a new
+/// connection sends nothing within `first`: hyper's header timer starts only once it knows the
+/// protocol, which takes a first byte.
+async fn idle_watch(activity: Arc<AtomicBool>, first: Duration, timeout: Duration) {
+    let mut period = first;
     loop {
-        tokio::time::sleep(timeout).await;
+        tokio::time::sleep(period).await;
         if !activity.swap(false, Ordering::Relaxed) {
             return;
         }
+        period = timeout;
     }
 }
 

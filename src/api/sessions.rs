@@ -51,7 +51,9 @@ pub struct UppySession {
     pub token: String,
     pub expires_at: DateTime<Utc>,
     /// The only browser origin that may use the session; absent: any.
+    #[oai(skip_serializing_if_is_none)]
     pub origin: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub max_uploads: Option<u32>,
 }
 

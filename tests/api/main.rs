@@ -17,3 +17,4 @@ mod single_put;
 mod storage_events;
 mod sweepers;
 mod uppy;
+mod uppy_sessions;

@@ -1,0 +1,228 @@
+//! Uppy sessions are scoped: to one origin (CORS answered for it, preflights included, and
+//! refused from any other), to a number of uploads, and revocable on every replica at once.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_error, spawn_app};
+
+const APP_ORIGIN: &str = "https://app.example";
+const OTHER_ORIGIN: &str = "https://evil.example";
+
+async fn mint(app: &TestApp, body: Value, origin_header: Option<&str>) -> Value {
+    let mut request = app
+        .http
+        .post(app.url("/api/uppy-sessions"))
+        .bearer_auth(&app.token)
+        .json(&body);
+    if let Some(origin) = origin_header {
+        request = request.header("origin", origin);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+async fn preflight(url: &str, origin: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(Method::OPTIONS, url)
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap()
+}
+
+fn declaration() -> Value {
+    json!({"filename": "a.mp4", "type": "video/mp4", "metadata": {"size": 6 * 1024 * 1024}})
+}
+
+#[tokio::test]
+async fn a_session_answers_cors_for_its_own_origin_and_refuses_any_other() {
+    let app = spawn_app().await;
+    let session = mint(&app, json!({"origin": APP_ORIGIN}), None).await;
+    assert_eq!(session["origin"], APP_ORIGIN);
+    let endpoint = session["companion_endpoint"].as_str().unwrap();
+    let multipart = format!("{endpoint}/s3/multipart");
+
+    let allowed = preflight(&multipart, APP_ORIGIN).await;
+    assert_eq!(allowed.status(), StatusCode::NO_CONTENT);
+    let headers = allowed.headers();
+    assert_eq!(headers["access-control-allow-origin"], APP_ORIGIN);
+    assert!(
+        headers["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    assert!(
+        headers["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("content-type")
+    );
+
+    let refused = preflight(&multipart, OTHER_ORIGIN).await;
+    assert!(!refused.headers().contains_key("access-control-allow-origin"));
+    assert_error(refused, StatusCode::FORBIDDEN, "origin-not-allowed").await;
+
+    let created = app
+        .http
+        .post(&multipart)
+        .header("origin", APP_ORIGIN)
+        .json(&declaration())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    assert_eq!(created.headers()["access-control-allow-origin"], APP_ORIGIN);
+
+    let before = app.fingerprint().await;
+    let elsewhere = app
+        .http
+        .post(&multipart)
+        .header("origin", OTHER_ORIGIN)
+        .json(&declaration())
+        .send()
+        .await
+        .unwrap();
+    assert_error(elsewhere, StatusCode::FORBIDDEN, "origin-not-allowed").await;
+    assert_eq!(app.fingerprint().await, before, "nothing was created");
+}
+
+#[tokio::test]
+async fn a_session_takes_the_minting_requests_origin_unless_told_otherwise() {
+    let app = spawn_app().await;
+    let from_page = mint(&app, json!({}), Some("http://127.0.0.1:5173")).await;
+    assert_eq!(from_page["origin"], "http://127.0.0.1:5173");
+    let any = mint(&app, json!({"origin": "*"}), Some("http://127.0.0.1:5173")).await;
+    assert!(any.get("origin").is_none(), "{any}");
+    let endpoint = any["companion_endpoint"].as_str().unwrap();
+    let answered = preflight(&format!("{endpoint}/s3/multipart"), OTHER_ORIGIN).await;
+    assert_eq!(answered.status(), StatusCode::NO_CONTENT);
+
+    let bad = app
+        .http
+        .post(app.url("/api/uppy-sessions"))
+        .bearer_auth(&app.token)
+        .json(&json!({"origin": "https://app.example/path"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid-origin").await;
+}
+
+#[tokio::test]
+async fn a_revoked_session_is_refused_on_every_replica() {
+    let app = spawn_app().await;
+    let replica = app.spawn_replica().await;
+    let session = mint(&app, json!({}), None).await;
+    let endpoint = session["companion_endpoint"].as_str().unwrap();
+    let on_replica = endpoint.replacen(&app.address, &replica, 1);
+    for base in [endpoint, on_replica.as_str()] {
+        let works = app
+            .http
+            .post(format!("{base}/s3/multipart"))
+            .json(&declaration())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(works.status(), StatusCode::OK, "{base}");
+    }
+
+    let id = session["id"].as_str().unwrap();
+    let revoked = app
+        .http
+        .delete(app.url(&format!("/api/uppy-sessions/{id}")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    for base in [endpoint, on_replica.as_str()] {
+        let refused = app
+            .http
+            .post(format!("{base}/s3/multipart"))
+            .json(&declaration())
+            .send()
+            .await
+            .unwrap();
+        assert_error(refused, StatusCode::UNAUTHORIZED, "session-revoked").await;
+    }
+
+    let eve = app.token_for("eve@example.com");
+    let not_hers = app
+        .http
+        .delete(app.url(&format!("/api/uppy-sessions/{id}")))
+        .bearer_auth(&eve)
+        .send()
+        .await
+        .unwrap();
+    assert_error(not_hers, StatusCode::NOT_FOUND, "session-not-found").await;
+}
+
+#[tokio::test]
+async fn a_session_makes_at_most_its_uploads() {
+    let app = spawn_app().await;
+    let session = mint(&app, json!({"max_uploads": 1}), None).await;
+    assert_eq!(session["max_uploads"], 1);
+    let endpoint = session["companion_endpoint"].as_str().unwrap();
+    let create = || {
+        app.http
+            .post(format!("{endpoint}/s3/multipart"))
+            .json(&declaration())
+            .send()
+    };
+    // A refused declaration does not use up the session's upload.
+    let refused = app
+        .http
+        .post(format!("{endpoint}/s3/multipart"))
+        .json(&json!({"filename": "a.mp4", "type": "video/mp4", "metadata": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(create().await.unwrap().status(), StatusCode::OK);
+    let before = app.fingerprint().await;
+    let over = create().await.unwrap();
+    assert_error(over, StatusCode::FORBIDDEN, "session-upload-limit").await;
+    assert_eq!(app.fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_behind_an_https_public_url() {
+    let app = crate::helpers::spawn_app_with(&["--public-url=https://uploads.example"]).await;
+    let response = app
+        .http
+        .post(app.url("/api/uppy-sessions"))
+        .bearer_auth(&app.token)
+        .header("x-forwarded-host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["companion_endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://uploads.example/uppy/")
+    );
+
+    let untrusted = spawn_app().await;
+    let body: Value = untrusted
+        .http
+        .post(untrusted.url("/api/uppy-sessions"))
+        .bearer_auth(&untrusted.token)
+        .header("x-forwarded-host", "attacker.example")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoint = body["companion_endpoint"].as_str().unwrap();
+    assert!(!endpoint.contains("attacker"), "{endpoint}");
+}
