@@ -100,7 +100,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     Route::new()
         .nest("/uppy", sessions)
         .nest("/", api)
-        .before(body_limit::bounded_body)
+        .around(body_limit::bounded_body)
         .around(demo_index)
         .around(metrics::observe)
         .data(state)

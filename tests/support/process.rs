@@ -1,5 +1,6 @@
 //! The service as a separate process, for tests that kill it.
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -14,16 +15,37 @@ pub struct ServiceProcess {
 impl ServiceProcess {
     /// Starts the binary with the test flags plus `extra`, and waits until it is ready.
     pub async fn start(prepared: &Prepared, port: u16, extra: &[&str]) -> Self {
+        Self::start_logging_to(prepared, port, extra, None).await
+    }
+
+    /// Like [`start`](Self::start), with everything the service logs (debug level for its
+    /// own modules) written to `log` when given.
+    pub async fn start_logging_to(
+        prepared: &Prepared,
+        port: u16,
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> Self {
         let mut flags = prepared.flags(extra);
         flags.push(format!("--listen=127.0.0.1:{port}"));
-        let child = Command::new(env!("CARGO_BIN_EXE_upload-coordinator"))
-            .args(&flags)
-            .arg("serve")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the service binary starts");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_upload-coordinator"));
+        command.args(&flags).arg("serve").stdin(Stdio::null());
+        match log {
+            Some(path) => {
+                let file = std::fs::File::create(path).expect("create the service log");
+                command
+                    .env("RUST_LOG", "info,upload_coordinator=debug")
+                    .stdout(file.try_clone().unwrap())
+                    .stderr(file);
+            }
+            None => {
+                command
+                    .env_remove("RUST_LOG")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::inherit());
+            }
+        }
+        let child = command.spawn().expect("the service binary starts");
         let address = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         let ready_url = format!("{address}/readyz");
@@ -37,6 +59,10 @@ impl ServiceProcess {
         )
         .await;
         Self { child, address }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGTERM, then the exit status (waiting at most `within`).
