@@ -58,7 +58,7 @@ deps: ## Install what is missing: system packages, SeaweedFS, k6, Celery, Chromi
 	scripts/install-deps.sh
 
 # The demo page (served at / by `run`, driven by the browser test): rebuilt when its sources change.
-WEB_SOURCES := web/package.json $(wildcard web/package-lock.json) web/index.html web/vite.config.js $(wildcard web/src/*)
+WEB_SOURCES := web/package.json $(wildcard web/package-lock.json) web/index.html web/embed.html web/vite.config.js $(wildcard web/src/*)
 
 .PHONY: web
 web: web/dist/index.html ## Build the demo page into web/dist (npm packages, then Vite)

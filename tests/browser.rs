@@ -1,6 +1,8 @@
 //! The demo page in a real browser: Debian's headless Chromium, driven by playwright-core
 //! (`tests/browser/upload.mjs`), uploads through Uppy's Dashboard into the test SeaweedFS and
 //! cancels an upload midway; then the API, the database and storage must agree with the page.
+//! And Uppy alone on a page of another origin (`tests/browser/cross-origin.mjs`), given only an
+//! upload session, uploads with no CORS setting, while the service's log keeps no credential.
 //! `make test` installs Chromium and builds the page first; run on its own without them, the
 //! test says what is missing and does nothing (in CI it fails instead).
 
@@ -8,13 +10,14 @@
 mod helpers;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use helpers::{MIB, TestApp, spawn_app_with, webhook_hub};
+use helpers::process::{ServiceProcess, free_port};
+use helpers::{MIB, Prepared, TestApp, spawn_app_with, wait_for, webhook_hub};
 
 /// The owner of `TestApp::token`, so the test reads the page's uploads with its own token.
 const OWNER: &str = "ana@example.com";
@@ -36,20 +39,23 @@ fn missing_prerequisite(web: &Path) -> Option<String> {
     if !node.is_ok_and(|output| output.status.success()) {
         return Some("node is missing (scripts/install-deps.sh installs it)".into());
     }
-    if !web.join("dist/index.html").exists() || !web.join("node_modules/playwright-core").exists() {
+    let built = ["dist/index.html", "dist/embed.html", "node_modules/playwright-core"];
+    if !built.iter().all(|path| web.join(path).exists()) {
         return Some("the demo page is not built: run `make web`".into());
     }
     None
 }
 
-/// Runs the Playwright script against `address`; returns its `RESULT` line, parsed.
-async fn drive_the_page(root: &Path, address: &str) -> Value {
+fn artifacts(root: &Path) -> PathBuf {
+    root.join("target/browser-artifacts")
+}
+
+/// Runs a Playwright script of `tests/browser/`; returns its `RESULT` line, parsed.
+async fn run_script(root: &Path, script: &str, args: &[&str]) -> Value {
     let mut command = Command::new("node");
     command
-        .arg(root.join("tests/browser/upload.mjs"))
-        .arg(address)
-        .arg(root.join("target/browser-artifacts"))
-        .arg(OWNER)
+        .arg(root.join("tests/browser").join(script))
+        .args(args)
         // playwright-core is a devDependency of the page, installed in web/node_modules.
         .current_dir(root.join("web"));
     // Blocking on the child elsewhere keeps this runtime free to serve the page's requests.
@@ -79,15 +85,23 @@ async fn fetch_upload(app: &TestApp, id: &str) -> Value {
     response.json().await.unwrap()
 }
 
+/// Whether the browser tests can run here; in CI they must.
+fn prerequisites_met(root: &Path) -> bool {
+    let Some(missing) = missing_prerequisite(&root.join("web")) else {
+        return true;
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the browser test cannot run: {missing}"
+    );
+    eprintln!("skipped: {missing}");
+    false
+}
+
 #[tokio::test]
 async fn videos_uploaded_through_the_demo_page_are_confirmed_and_a_cancelled_one_is_aborted() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if let Some(missing) = missing_prerequisite(&root.join("web")) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the browser test cannot run: {missing}"
-        );
-        eprintln!("skipped: {missing}");
+    if !prerequisites_met(root) {
         return;
     }
     let web_dir = format!("--web-dir={}", root.join("web/dist").display());
@@ -96,7 +110,13 @@ async fn videos_uploaded_through_the_demo_page_are_confirmed_and_a_cancelled_one
     let _events = webhook_hub::subscribe(&app.address);
 
     let started = Instant::now();
-    let result = drive_the_page(root, &app.address).await;
+    let out = artifacts(root);
+    let result = run_script(
+        root,
+        "upload.mjs",
+        &[&app.address, out.to_str().unwrap(), OWNER],
+    )
+    .await;
     println!(
         "browser run: {:.1} s in all; clip.mp4 (32 MiB, multipart) and small.mp4 (1 MiB, POST \
          policy) uploaded {} s after the click, shown confirmed after {} s",
@@ -157,4 +177,109 @@ async fn videos_uploaded_through_the_demo_page_are_confirmed_and_a_cancelled_one
     let screenshot = result["screenshot"].as_str().unwrap();
     assert!(Path::new(screenshot).exists());
     println!("screenshot of the page after a confirmed upload: {screenshot}");
+}
+
+/// `dir` served over HTTP on a port of its own: another origin than the service's.
+struct PageServer {
+    child: Child,
+    origin: String,
+}
+
+impl PageServer {
+    async fn start(dir: &Path) -> Self {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--directory")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 serves the page");
+        let origin = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        wait_for("the page server", Duration::from_secs(10), || async {
+            let response = http.get(format!("{origin}/embed.html")).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await;
+        Self { child, origin }
+    }
+}
+
+impl Drop for PageServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn uppy_on_another_origin_uploads_through_its_session_and_the_log_keeps_no_credential() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !prerequisites_met(root) {
+        return;
+    }
+    let out = artifacts(root);
+    std::fs::create_dir_all(&out).unwrap();
+    let log_path = out.join("cross-origin-service.log");
+    let prepared = Prepared::new().await;
+    // The service as `make run` has it: no CORS setting.
+    let service =
+        ServiceProcess::start_logging_to(&prepared, free_port(), &[], Some(&log_path)).await;
+    let app = prepared.client_for(service.address.clone()).await;
+    let _events = webhook_hub::subscribe(&app.address);
+    let page = PageServer::start(&root.join("web/dist")).await;
+    assert_ne!(page.origin, app.address, "the page has an origin of its own");
+
+    // The page's backend starts a session for the page's origin and hands it the endpoint.
+    let session: Value = app
+        .http
+        .post(app.url("/api/uppy-sessions"))
+        .bearer_auth(&app.token)
+        .json(&json!({"origin": page.origin}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoint = session["companion_endpoint"].as_str().unwrap();
+    let page_url = format!("{}/embed.html#endpoint={endpoint}", page.origin);
+    let result = run_script(
+        root,
+        "cross-origin.mjs",
+        &[&page_url, out.to_str().unwrap()],
+    )
+    .await;
+
+    for (name, multipart) in [("small.mp4", false), ("clip.mp4", true)] {
+        let row = app
+            .db
+            .query_one(
+                "SELECT id::text, key, multipart FROM uploads WHERE filename = $1",
+                &[&name],
+            )
+            .await
+            .unwrap();
+        let (id, key): (String, String) = (row.get(0), row.get(1));
+        assert_eq!(row.get::<_, bool>(2), multipart, "{name}");
+        let location = result["uploads"][name].as_str().unwrap();
+        assert!(
+            location.ends_with(&format!("/{}/{key}", app.bucket)),
+            "{name}: Uppy reported {location}, the key is {key}"
+        );
+        app.wait_for_status(&id, &CONFIRMED).await;
+    }
+
+    drop(service);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("/uppy/[session]/s3/multipart"),
+        "the session's calls are in the log"
+    );
+    let token = session["token"].as_str().unwrap();
+    for secret in [token, app.token.as_str(), "X-Amz-Signature", "x-amz-signature", "Bearer "] {
+        assert!(!log.contains(secret), "the service log holds {secret:?}");
+    }
 }

@@ -8,6 +8,10 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     chunkSizeWarningLimit: 1024,
+    // The demo page, and Uppy alone as an app on another origin would embed it.
+    rollupOptions: {
+      input: { main: 'index.html', embed: 'embed.html' },
+    },
   },
   server: {
     host: '127.0.0.1',

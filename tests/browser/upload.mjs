@@ -10,14 +10,11 @@
 //   node ../tests/browser/upload.mjs <base_url> <out_dir> [email]
 // CHROMIUM overrides the browser binary (default /usr/bin/chromium).
 
-import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
-// Bare imports resolve next to this file, not the working directory: load it from web/.
-const { chromium } = createRequire(join(process.cwd(), 'package.json'))('playwright-core')
+import { MIB, STEP_TIMEOUT, fileInput, launch, log, seconds, videoFile, watchProblems } from './lib.mjs'
 
 const [baseUrl, outDirArg, email = 'ana@example.com'] = process.argv.slice(2)
 if (!baseUrl || !outDirArg) {
@@ -27,15 +24,10 @@ if (!baseUrl || !outDirArg) {
 const outDir = resolve(outDirArg)
 mkdirSync(outDir, { recursive: true })
 
-const MIB = 1024 * 1024
-const STEP_TIMEOUT = 120_000
 const CONFIRMED = ['uploaded', 'processing', 'processed']
 const CLIP = { name: 'clip.mp4', size: 32 * MIB }
 const SMALL = { name: 'small.mp4', size: 1 * MIB }
 const CANCELLED = { name: 'cancel-me.mp4', size: 60 * MIB }
-
-const log = (...args) => console.log('[browser]', ...args)
-const seconds = (ms) => Number((ms / 1000).toFixed(3))
 
 /** `promise`, or an error naming `what` after STEP_TIMEOUT. */
 async function withTimeout(promise, what) {
@@ -64,22 +56,6 @@ async function waitForRows(page, names, statuses) {
     { timeout: STEP_TIMEOUT, polling: 100 },
   )
   return handle.jsonValue()
-}
-
-/**
- * Writes `size` random bytes to `dir/name` and returns the path. Chromium reads files given by
- * path itself (and types `.mp4` as video/mp4); buffers would cross the DevTools protocol as
- * base64, which is slow and capped at 50 MiB.
- */
-function videoFile(dir, { name, size }) {
-  const path = join(dir, name)
-  writeFileSync(path, randomBytes(size))
-  return path
-}
-
-/** The Dashboard's file input (not the folder picker, not the camera). */
-function fileInput(page) {
-  return page.locator('#uppy input.uppy-Dashboard-input[name="files[]"]:not([webkitdirectory])')
 }
 
 async function signIn(page) {
@@ -165,30 +141,13 @@ async function cancelMidway(page, scratch) {
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'uc-browser-'))
-const problems = []
 let context
 let page
+let problems = []
 try {
-  context = await chromium.launchPersistentContext(join(scratch, 'profile'), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1100, height: 900 },
-  })
+  context = await launch(scratch)
   page = context.pages()[0] ?? (await context.newPage())
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`)
-  })
+  problems = watchProblems(page)
 
   await signIn(page)
   const upload = await uploadAndConfirm(page, scratch)

@@ -1,0 +1,68 @@
+// Uppy in a page served from another origin than the coordinator (web/embed.html), given only
+// an upload session's Companion endpoint: uploads a small video (a POST policy) and a large one
+// (multipart) and reads back what Uppy reports for each.
+// On success it prints one line `RESULT {json}`: `{uploads: {name: location}}`, and exits 0.
+//
+// Usage, from web/ (so playwright-core resolves from web/node_modules):
+//   node ../tests/browser/cross-origin.mjs <page_url> <out_dir>
+
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+import { MIB, STEP_TIMEOUT, fileInput, launch, log, videoFile, watchProblems } from './lib.mjs'
+
+const [pageUrl, outDirArg] = process.argv.slice(2)
+if (!pageUrl || !outDirArg) {
+  console.error('usage: node cross-origin.mjs <page_url> <out_dir>')
+  process.exit(2)
+}
+const outDir = resolve(outDirArg)
+mkdirSync(outDir, { recursive: true })
+
+const FILES = [
+  { name: 'small.mp4', size: 1 * MIB },
+  { name: 'clip.mp4', size: 12 * MIB },
+]
+
+const scratch = mkdtempSync(join(tmpdir(), 'uc-cross-origin-'))
+let context
+let page
+let problems = []
+try {
+  context = await launch(scratch)
+  page = context.pages()[0] ?? (await context.newPage())
+  problems = watchProblems(page)
+  const response = await page.goto(pageUrl)
+  if (!response.ok()) throw new Error(`the page answered ${response.status()}`)
+
+  await fileInput(page).setInputFiles(FILES.map((file) => videoFile(scratch, file)))
+  await page.locator('.uppy-Dashboard-Item').nth(FILES.length - 1).waitFor()
+  await page.locator('.uppy-StatusBar-actionBtn--upload').click()
+  await page.waitForFunction(
+    (count) => document.querySelectorAll('#results li').length >= count,
+    FILES.length,
+    { timeout: STEP_TIMEOUT, polling: 100 },
+  )
+  const reported = await page.$$eval('#results li', (items) =>
+    items.map((item) => ({ ...item.dataset })),
+  )
+  const failed = reported.filter((item) => item.error !== undefined)
+  if (failed.length) throw new Error(`uploads failed: ${JSON.stringify(failed)}`)
+  const uploads = Object.fromEntries(reported.map((item) => [item.name, item.location]))
+  log(`uploaded from ${new URL(pageUrl).origin}: ${JSON.stringify(uploads)}`)
+  await page.screenshot({ path: join(outDir, 'cross-origin.png'), fullPage: true })
+  console.log(`RESULT ${JSON.stringify({ uploads })}`)
+} catch (error) {
+  console.error(`[browser] failed: ${error.stack ?? error}`)
+  for (const problem of problems) console.error(`[browser] ${problem}`)
+  if (page) {
+    const shot = join(outDir, 'cross-origin-failure.png')
+    await page.screenshot({ path: shot, fullPage: true }).catch(() => {})
+    console.error(`[browser] screenshot of the failure: ${shot}`)
+  }
+  process.exitCode = 1
+} finally {
+  await context?.close()
+  rmSync(scratch, { recursive: true, force: true })
+}
