@@ -14,11 +14,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use poem::http;
 use http_body_util::combinators::BoxBody;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use poem::endpoint::BoxEndpoint;
+use poem::http;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Addr, Endpoint, EndpointExt, Response};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -152,7 +152,10 @@ async fn serve_connection(
     // Requests in flight finish; a client that keeps the connection busy past another idle
     // period is cut off.
     connection.as_mut().graceful_shutdown();
-    if tokio::time::timeout(limits.idle_timeout, connection).await.is_err() {
+    if tokio::time::timeout(limits.idle_timeout, connection)
+        .await
+        .is_err()
+    {
         tracing::debug!(%remote, "connection dropped after its graceful close timed out");
     }
 }

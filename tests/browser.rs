@@ -39,7 +39,11 @@ fn missing_prerequisite(web: &Path) -> Option<String> {
     if !node.is_ok_and(|output| output.status.success()) {
         return Some("node is missing (scripts/install-deps.sh installs it)".into());
     }
-    let built = ["dist/index.html", "dist/embed.html", "node_modules/playwright-core"];
+    let built = [
+        "dist/index.html",
+        "dist/embed.html",
+        "node_modules/playwright-core",
+    ];
     if !built.iter().all(|path| web.join(path).exists()) {
         return Some("the demo page is not built: run `make web`".into());
     }
@@ -189,7 +193,13 @@ impl PageServer {
     async fn start(dir: &Path) -> Self {
         let port = free_port();
         let child = Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
             .arg("--directory")
             .arg(dir)
             .stdout(Stdio::null())
@@ -230,7 +240,10 @@ async fn uppy_on_another_origin_uploads_through_its_session_and_the_log_keeps_no
     let app = prepared.client_for(service.address.clone()).await;
     let _events = webhook_hub::subscribe(&app.address);
     let page = PageServer::start(&root.join("web/dist")).await;
-    assert_ne!(page.origin, app.address, "the page has an origin of its own");
+    assert_ne!(
+        page.origin, app.address,
+        "the page has an origin of its own"
+    );
 
     // The page's backend starts a session for the page's origin and hands it the endpoint.
     let session: Value = app
@@ -279,7 +292,13 @@ async fn uppy_on_another_origin_uploads_through_its_session_and_the_log_keeps_no
         "the session's calls are in the log"
     );
     let token = session["token"].as_str().unwrap();
-    for secret in [token, app.token.as_str(), "X-Amz-Signature", "x-amz-signature", "Bearer "] {
+    for secret in [
+        token,
+        app.token.as_str(),
+        "X-Amz-Signature",
+        "x-amz-signature",
+        "Bearer ",
+    ] {
         assert!(!log.contains(secret), "the service log holds {secret:?}");
     }
 }

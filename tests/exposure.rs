@@ -34,9 +34,10 @@ fn peak_rss(pid: u32) -> u64 {
 /// `total` bytes in 64 KiB chunks, produced as they are sent: no length is known up front.
 fn endless_body(total: usize) -> reqwest::Body {
     const CHUNK: usize = 64 * 1024;
-    let chunks = stream::iter((0..total / CHUNK).map(|_| {
-        Ok::<_, std::io::Error>(bytes::Bytes::from_static(&[b'x'; CHUNK]))
-    }));
+    let chunks = stream::iter(
+        (0..total / CHUNK)
+            .map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from_static(&[b'x'; CHUNK]))),
+    );
     reqwest::Body::wrap_stream(chunks)
 }
 
@@ -96,7 +97,10 @@ async fn a_64_mib_body_without_a_length_gets_413_on_http2_and_http1_and_memory_s
     }
 
     let grown = peak_rss(service.pid()).saturating_sub(before);
-    println!("peak RSS grew by {:.1} MiB over four 64 MiB bodies", grown as f64 / MIB as f64);
+    println!(
+        "peak RSS grew by {:.1} MiB over four 64 MiB bodies",
+        grown as f64 / MIB as f64
+    );
     assert!(
         grown < 16 * MIB as u64,
         "the service's peak RSS grew by {grown} bytes"
@@ -137,7 +141,10 @@ async fn half_sent_headers_and_silent_connections_are_closed_within_the_timeout(
     for (what, stream) in [("half-sent header", &mut half), ("silent", &mut silent)] {
         let closed = time_to_close(stream, Duration::from_secs(10)).await;
         let closed = closed.unwrap_or_else(|| panic!("the {what} connection stayed open"));
-        assert!(closed < Duration::from_secs(5), "{what}: closed after {closed:?}");
+        assert!(
+            closed < Duration::from_secs(5),
+            "{what}: closed after {closed:?}"
+        );
     }
 }
 
@@ -151,8 +158,16 @@ async fn beyond_the_connection_cap_clients_wait_for_a_free_slot() {
     let health = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     // Served only once the hog's header timeout freed the one slot.
-    assert!(started.elapsed() >= Duration::from_millis(500), "{:?}", started.elapsed());
-    assert!(time_to_close(&mut hog, Duration::from_secs(1)).await.is_some());
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        time_to_close(&mut hog, Duration::from_secs(1))
+            .await
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -166,7 +181,16 @@ async fn invented_methods_add_no_series_to_the_metrics() {
         async move { request.send().await.unwrap().status() }
     };
     send("X0Y".into()).await;
-    let scrape = || async { app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let scrape = || async {
+        app.http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
     let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
     // A scrape's own series show from the next scrape on.
     scrape().await;
@@ -175,7 +199,11 @@ async fn invented_methods_add_no_series_to_the_metrics() {
         assert!(send(format!("X{n}Y")).await.is_client_error());
     }
     let text = scrape().await;
-    assert_eq!(series(&text), after_one, "200 invented methods added series");
+    assert_eq!(
+        series(&text),
+        after_one,
+        "200 invented methods added series"
+    );
     assert!(!text.contains("X1Y"));
     assert!(text.contains("method=\"other\""));
 }
@@ -213,10 +241,7 @@ fn without_secrets_or_development_mode_the_binary_exits_naming_the_variable() {
         assert!(!succeeded, "started with {env:?}");
         assert!(stderr.contains(named), "{env:?}: {stderr}");
     }
-    let (succeeded, stderr) = start_bare(&[
-        ("UC_DEV_MODE", "true"),
-        ("UC_LISTEN", "0.0.0.0:0"),
-    ]);
+    let (succeeded, stderr) = start_bare(&[("UC_DEV_MODE", "true"), ("UC_LISTEN", "0.0.0.0:0")]);
     assert!(!succeeded);
     assert!(stderr.contains("loopback"), "{stderr}");
 }

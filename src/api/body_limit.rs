@@ -122,10 +122,7 @@ async fn read_within_limits(mut req: Request) -> Result<Request, Refused> {
 }
 
 /// The whole body, or `None` as soon as it is longer than `limit` (the rest left unread).
-async fn read_at_most(
-    reader: &mut BodyReader,
-    limit: usize,
-) -> std::io::Result<Option<BytesMut>> {
+async fn read_at_most(reader: &mut BodyReader, limit: usize) -> std::io::Result<Option<BytesMut>> {
     let mut body = BytesMut::new();
     let mut chunk = [0u8; 8192];
     loop {

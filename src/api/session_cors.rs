@@ -25,7 +25,10 @@ const PREFLIGHT_MAX_AGE: &str = "600";
 fn session_token(req: &Request) -> Option<&str> {
     let path = req.uri().path();
     let rest = path.strip_prefix("/uppy").unwrap_or(path);
-    rest.trim_start_matches('/').split('/').next().filter(|t| !t.is_empty())
+    rest.trim_start_matches('/')
+        .split('/')
+        .next()
+        .filter(|t| !t.is_empty())
 }
 
 fn origin_allowed(req: &Request, origin: &str) -> bool {
@@ -42,17 +45,26 @@ pub async fn session_cors<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
         return ep.call(req).await.map(IntoResponse::into_response);
     };
     let allowed = origin_allowed(&req, origin.to_str().unwrap_or_default());
-    let preflight =
-        req.method() == Method::OPTIONS && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD);
+    let preflight = req.method() == Method::OPTIONS
+        && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD);
     let mut response = if preflight {
         if !allowed {
             return Err(origin_not_allowed().into());
         }
         let mut response = StatusCode::NO_CONTENT.into_response();
         let headers = response.headers_mut();
-        headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOWED_METHODS));
-        headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOWED_HEADERS));
-        headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE));
+        headers.insert(
+            ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOWED_METHODS),
+        );
+        headers.insert(
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOWED_HEADERS),
+        );
+        headers.insert(
+            ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static(PREFLIGHT_MAX_AGE),
+        );
         response
     } else {
         match ep.call(req).await {

@@ -104,9 +104,8 @@ fn public_base(state: &AppState, req: &Request) -> String {
 
 /// The session's origin: as asked, else the minting request's `Origin`, else any.
 fn session_origin(asked: Option<&str>, req: &Request) -> Result<Option<String>, SessionErrors> {
-    let unprocessable = |message: String| {
-        SessionErrors::Unprocessable(ErrorBody::new("invalid-origin", message))
-    };
+    let unprocessable =
+        |message: String| SessionErrors::Unprocessable(ErrorBody::new("invalid-origin", message));
     match asked {
         Some(origin) => parse_origin(origin).map_err(unprocessable),
         None => Ok(req
@@ -156,7 +155,11 @@ impl SessionsApi {
             .map_err(|err| SessionErrors::from(ApiError::from(err)))?;
         let base = public_base(&state, req);
         let max_age = (minted.expires_at - Utc::now()).num_seconds().max(0);
-        let secure = if base.starts_with("https://") { "; Secure" } else { "" };
+        let secure = if base.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
         let token = minted.token;
         let cookie = format!(
             "{SESSION_COOKIE}={token}; Path=/s3; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"

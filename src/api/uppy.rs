@@ -115,7 +115,10 @@ async fn create_in_session(
     choice: PlanChoice,
 ) -> Result<CreatedUpload, poem::Error> {
     state.sessions.count_upload(session).await.map_err(fail)?;
-    let created = state.uploads.create(&session.owner, declaration, choice).await;
+    let created = state
+        .uploads
+        .create(&session.owner, declaration, choice)
+        .await;
     if created.is_err() {
         state.sessions.uncount_upload(session).await;
     }

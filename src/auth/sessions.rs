@@ -38,7 +38,9 @@ pub struct UploadSession {
 impl UploadSession {
     /// Whether a browser on `origin` may use the session.
     pub fn allows_origin(&self, origin: &str) -> bool {
-        self.origin.as_deref().is_none_or(|allowed| allowed == origin)
+        self.origin
+            .as_deref()
+            .is_none_or(|allowed| allowed == origin)
     }
 }
 

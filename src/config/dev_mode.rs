@@ -56,7 +56,10 @@ impl Settings {
     fn check_credentials(&self) -> Result<(), ConfigError> {
         let dev_hint = "(or UC_DEV_MODE=true for the local stack)";
         if self.http.dev_mode {
-            for (name, addr) in [("UC_LISTEN", Some(self.http.listen)), ("UC_METRICS_LISTEN", self.http.metrics_listen)] {
+            for (name, addr) in [
+                ("UC_LISTEN", Some(self.http.listen)),
+                ("UC_METRICS_LISTEN", self.http.metrics_listen),
+            ] {
                 if let Some(addr) = addr.filter(|addr| !addr.ip().is_loopback()) {
                     return invalid(format!(
                         "UC_DEV_MODE uses well-known secrets and refuses to listen beyond \
@@ -159,7 +162,10 @@ mod tests {
             "--internal-token=short",
             "--events-webhook-token=short",
         ] {
-            assert!(refusal(production(&[flag])).contains("at least 32"), "{flag}");
+            assert!(
+                refusal(production(&[flag])).contains("at least 32"),
+                "{flag}"
+            );
         }
     }
 

@@ -60,7 +60,11 @@ pub struct HttpSettings {
     pub http2_max_streams: u32,
 
     /// Serve `/metrics` on this address of its own instead of the API's (keep it private).
-    #[arg(id = "metrics-listen", long = "metrics-listen", env = "UC_METRICS_LISTEN")]
+    #[arg(
+        id = "metrics-listen",
+        long = "metrics-listen",
+        env = "UC_METRICS_LISTEN"
+    )]
     pub metrics_listen: Option<SocketAddr>,
 
     /// Log format: `text` for people, `json` for log collectors.

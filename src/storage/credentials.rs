@@ -24,10 +24,11 @@ pub struct StorageCredentials {
 impl StorageCredentials {
     pub async fn from_settings(settings: &StorageSettings) -> Self {
         let provider = if settings.access_key.is_empty() {
-            let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-                .region(Region::new(settings.region.clone()))
-                .build()
-                .await;
+            let chain =
+                aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                    .region(Region::new(settings.region.clone()))
+                    .build()
+                    .await;
             SharedCredentialsProvider::new(chain)
         } else {
             SharedCredentialsProvider::new(Credentials::new(

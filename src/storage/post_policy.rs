@@ -148,6 +148,9 @@ mod tests {
         assert!(conditions.contains(&serde_json::json!(["content-length-range", 42, 42])));
         assert!(conditions.contains(&serde_json::json!({"Content-Type": "video/mp4"})));
         assert_eq!(field("x-amz-signature").len(), 64);
-        assert_eq!(format!("{}{}", policy.url, field("key")), "http://s3/videos/uploads/1/a.mp4");
+        assert_eq!(
+            format!("{}{}", policy.url, field("key")),
+            "http://s3/videos/uploads/1/a.mp4"
+        );
     }
 }

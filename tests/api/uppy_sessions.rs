@@ -64,7 +64,11 @@ async fn a_session_answers_cors_for_its_own_origin_and_refuses_any_other() {
     );
 
     let refused = preflight(&multipart, OTHER_ORIGIN).await;
-    assert!(!refused.headers().contains_key("access-control-allow-origin"));
+    assert!(
+        !refused
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
     assert_error(refused, StatusCode::FORBIDDEN, "origin-not-allowed").await;
 
     let created = app
@@ -201,7 +205,10 @@ async fn the_session_cookie_is_secure_behind_an_https_public_url() {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.contains("; Secure"), "{cookie}");
     let body: Value = response.json().await.unwrap();
     assert!(
