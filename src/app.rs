@@ -10,23 +10,19 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
 
 use crate::api::BodyLimits;
 use crate::auth::{Authenticator, SessionRegistry, SessionTokens, derive_secret};
 use crate::config::{JwtAlgorithm, Secret, Settings, WebSettings};
+use crate::health::Health;
 use crate::intake::EventIntake;
-use crate::intake::consumer::Consumer;
-use crate::intake::results::ResultIntake;
-use crate::jobs::relay::Relay;
-use crate::jobs::{JobEncoder, topology};
+use crate::jobs::topology;
 use crate::metrics::Metrics;
 use crate::server::{self, ServerLimits};
-use crate::storage::Storage;
-use crate::storage::StorageCredentials;
-use crate::sweeper::Sweeper;
+use crate::storage::{Storage, StorageCredentials};
+use crate::supervisor::Supervisor;
 use crate::uploads::Uploads;
-use crate::{api, broker, db};
+use crate::{api, background, broker, db};
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -35,6 +31,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub uploads: Uploads,
     pub metrics: Arc<Metrics>,
+    /// What background work reports up or down, for readiness.
+    pub health: Arc<Health>,
     pub webhook_intake: EventIntake,
     pub webhook_token: Secret,
     pub internal_token: Secret,
@@ -128,6 +126,7 @@ impl Application {
             webhook_intake: EventIntake::new(uploads.clone(), metrics.clone(), "webhook"),
             uploads,
             metrics,
+            health: Arc::default(),
             webhook_token: settings.events.webhook_token.clone(),
             internal_token: settings.jobs.internal_token.clone(),
             sessions: SessionRegistry::new(session_tokens(&settings), pool.clone()),
@@ -166,7 +165,9 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.settings.http.shutdown_grace_secs);
         let (stop, stopped) = watch::channel(false);
-        let mut workers = self.spawn_workers(stopped.clone());
+        let state = &self.state;
+        let mut supervisor = Supervisor::new(state.health.clone(), state.metrics.clone(), stopped.clone());
+        background::start(&self.settings, state, self.relay_wake.clone(), &mut supervisor);
         let http = &self.settings.http;
         let limits = ServerLimits {
             header_read_timeout: Duration::from_secs(http.header_read_timeout_secs),
@@ -176,14 +177,23 @@ impl Application {
         };
         if let Some(listener) = self.metrics_listener {
             tracing::info!(addr = ?listener.local_addr().ok(), "metrics listening");
-            let routes = api::metrics_routes(self.state.clone());
-            let mut stopped = stopped;
-            workers.spawn(async move {
-                let stop = async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                };
-                if let Err(err) = server::serve(listener, routes, limits, stop, grace).await {
-                    tracing::error!(error = %err, "metrics listener failed");
+            let routes = Arc::new(api::metrics_routes(self.state.clone()));
+            let listener = Arc::new(tokio::sync::Mutex::new(Some(listener)));
+            supervisor.spawn("metrics-listener", move |mut stopped| {
+                let routes = routes.clone();
+                let listener = listener.clone();
+                async move {
+                    // The listener serves once; should it end early, the task stays down.
+                    let Some(listener) = listener.lock().await.take() else {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                        return;
+                    };
+                    let stop = async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    };
+                    if let Err(err) = server::serve(listener, routes, limits, stop, grace).await {
+                        tracing::error!(error = %err, "metrics listener failed");
+                    }
                 }
             });
         }
@@ -197,89 +207,8 @@ impl Application {
         )
         .await;
         let _ = stop.send(true);
-        let drained = tokio::time::timeout(grace, async {
-            while workers.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!("background workers did not stop within the grace period");
-        }
+        supervisor.join(grace).await;
         served
-    }
-
-    fn spawn_workers(&self, stopped: watch::Receiver<bool>) -> JoinSet<()> {
-        let settings = &self.settings;
-        let state = &self.state;
-        let mut workers = JoinSet::new();
-        if settings.jobs.relay {
-            workers.spawn(db::listen::wake_on_notify(
-                settings.database.url.clone(),
-                db::outbox::CHANNEL,
-                self.relay_wake.clone(),
-                stopped.clone(),
-            ));
-            let relay = Relay {
-                db: state.db.clone(),
-                broker_url: settings.broker.url.clone(),
-                settings: settings.jobs.clone(),
-                encoder: JobEncoder::new(&settings.jobs),
-                wake: self.relay_wake.clone(),
-                metrics: state.metrics.clone(),
-            };
-            workers.spawn(relay.run(stopped.clone()));
-        }
-        if settings.events.amqp {
-            let events = settings.events.clone();
-            let consumer = Consumer {
-                name: "storage-events",
-                url: settings.broker.url.clone(),
-                queue: events.queue.clone(),
-                prefetch: events.prefetch,
-                handler: EventIntake::new(state.uploads.clone(), state.metrics.clone(), "amqp"),
-            };
-            workers.spawn(consumer.run(
-                move |channel| {
-                    let events = events.clone();
-                    async move {
-                        topology::declare_events(&channel, &events).await?;
-                        Ok(channel)
-                    }
-                },
-                stopped.clone(),
-            ));
-        }
-        if !settings.jobs.results_queue.is_empty() {
-            let queue = settings.jobs.results_queue.clone();
-            let consumer = Consumer {
-                name: "results",
-                url: settings.broker.url.clone(),
-                queue: queue.clone(),
-                prefetch: 16,
-                handler: ResultIntake {
-                    uploads: state.uploads.clone(),
-                },
-            };
-            workers.spawn(consumer.run(
-                move |channel| {
-                    let queue = queue.clone();
-                    async move {
-                        topology::declare_results(&channel, &queue).await?;
-                        Ok(channel)
-                    }
-                },
-                stopped.clone(),
-            ));
-        }
-        if settings.sweeper.enabled {
-            let sweeper = Sweeper {
-                db: state.db.clone(),
-                uploads: state.uploads.clone(),
-                settings: settings.sweeper.clone(),
-                metrics: state.metrics.clone(),
-            };
-            workers.spawn(sweeper.run(stopped));
-        }
-        workers
     }
 }
 

@@ -20,6 +20,11 @@ pub struct Metrics {
     pub outbox_pending: IntGauge,
     pub outbox_oldest_seconds: prometheus::Gauge,
     pub sweeps: IntCounterVec,
+    pub outbox_parked: IntGauge,
+    pub jobs_parked: prometheus::IntCounter,
+    pub consumer_retries: IntCounterVec,
+    pub background_restarts: IntCounterVec,
+    pub uploads_replaced: prometheus::IntCounter,
 }
 
 impl Default for Metrics {
@@ -89,6 +94,37 @@ impl Metrics {
             &["action"],
         )
         .unwrap();
+        let outbox_parked = IntGauge::new(
+            "outbox_parked_jobs",
+            "Jobs parked after their last publish attempt (replay with `upload-coordinator jobs replay`)",
+        )
+        .unwrap();
+        let jobs_parked = prometheus::IntCounter::new(
+            "jobs_parked_total",
+            "Jobs parked after their last publish attempt",
+        )
+        .unwrap();
+        let consumer_retries = IntCounterVec::new(
+            Opts::new(
+                "consumer_retries_total",
+                "Consumed messages whose handling failed for a passing reason: tried again, or dead-lettered after the last try",
+            ),
+            &["consumer", "outcome"],
+        )
+        .unwrap();
+        let background_restarts = IntCounterVec::new(
+            Opts::new(
+                "background_restarts_total",
+                "Background tasks that ended early and were started again",
+            ),
+            &["task"],
+        )
+        .unwrap();
+        let uploads_replaced = prometheus::IntCounter::new(
+            "uploads_replaced_total",
+            "Confirmed uploads whose object storage showed replaced by other bytes",
+        )
+        .unwrap();
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -99,6 +135,11 @@ impl Metrics {
             Box::new(outbox_pending.clone()),
             Box::new(outbox_oldest_seconds.clone()),
             Box::new(sweeps.clone()),
+            Box::new(outbox_parked.clone()),
+            Box::new(jobs_parked.clone()),
+            Box::new(consumer_retries.clone()),
+            Box::new(background_restarts.clone()),
+            Box::new(uploads_replaced.clone()),
         ] {
             registry.register(collector).expect("unique metric names");
         }
@@ -114,6 +155,11 @@ impl Metrics {
             outbox_pending,
             outbox_oldest_seconds,
             sweeps,
+            outbox_parked,
+            jobs_parked,
+            consumer_retries,
+            background_restarts,
+            uploads_replaced,
         }
     }
 

@@ -23,7 +23,7 @@ pub struct Sweeper {
 }
 
 impl Sweeper {
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let interval = Duration::from_secs(self.settings.interval_secs);
         loop {
             if let Err(err) = self.reap().await {

@@ -38,8 +38,9 @@ async fn refresh_gauges(state: &AppState) -> Result<(), db::DbError> {
             .with_label_values(&[&status])
             .set(count);
     }
-    let (pending, oldest) = db::outbox::lag(&client).await?;
+    let (pending, oldest, parked) = db::outbox::lag(&client).await?;
     metrics.outbox_pending.set(pending);
+    metrics.outbox_parked.set(parked);
     metrics.outbox_oldest_seconds.set(oldest);
     Ok(())
 }

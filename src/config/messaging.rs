@@ -17,6 +17,15 @@ pub struct BrokerSettings {
         hide_default_value = true
     )]
     pub url: Secret,
+
+    /// Tries a consumed message (storage event, worker result) gets when its handling fails
+    /// for a passing reason (database or storage down); then it goes to `<queue>.dlq`.
+    #[arg(id = "consumer-max-attempts", long = "consumer-max-attempts", env = "UC_CONSUMER_MAX_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub consumer_max_attempts: u32,
+
+    /// Milliseconds before a failed message is tried again, doubling per try (up to 30 s).
+    #[arg(id = "consumer-retry-base", long = "consumer-retry-base", env = "UC_CONSUMER_RETRY_BASE_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub consumer_retry_base_ms: u64,
 }
 
 /// How storage events reach the service.
@@ -183,6 +192,25 @@ pub struct JobSettings {
     )]
     pub poll_secs: u64,
 
+    /// Publish attempts of a job before it is parked (`upload-coordinator jobs replay` sends
+    /// parked jobs again).
+    #[arg(id = "job-max-attempts", long = "job-max-attempts", env = "UC_JOB_MAX_ATTEMPTS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_attempts: u32,
+
+    /// Milliseconds a job waits after its first failed publish; the wait doubles with each
+    /// failure (with jitter) up to UC_JOB_RETRY_MAX_SECS.
+    #[arg(id = "job-retry-base", long = "job-retry-base", env = "UC_JOB_RETRY_BASE_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub retry_base_ms: u64,
+
+    /// Longest wait between two publish attempts of a job, in seconds.
+    #[arg(id = "job-retry-max", long = "job-retry-max", env = "UC_JOB_RETRY_MAX_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub retry_max_secs: u64,
+
+    /// Seconds the relay waits for the broker's confirms of a batch (no database lock or
+    /// transaction is held meanwhile); past it the batch counts as failed.
+    #[arg(id = "job-confirm-timeout", long = "job-confirm-timeout", env = "UC_JOB_CONFIRM_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub confirm_timeout_secs: u64,
+
     /// Queue where workers report results (`{"upload_id", "status": "processed"|"failed", ...}`);
     /// empty disables it.
     #[arg(
@@ -220,7 +248,8 @@ pub struct SweeperSettings {
     #[arg(id = "sweepers", long = "sweepers", env = "UC_SWEEPERS", default_value_t = true, action = clap::ArgAction::Set)]
     pub enabled: bool,
 
-    /// Seconds between sweeps.
+    /// Seconds between sweeps. Storage left by an aborted, expired or rejected upload (a PUT
+    /// through a URL still valid, say) is removed at the next sweep.
     #[arg(
         id = "sweep-interval",
         long = "sweep-interval",
@@ -228,6 +257,11 @@ pub struct SweeperSettings {
         default_value_t = 30
     )]
     pub interval_secs: u64,
+
+    /// Multipart uploads under UC_KEY_PREFIX that no intent knows (a crash between creating one
+    /// and recording it) are aborted once this many seconds old.
+    #[arg(id = "orphan-after", long = "orphan-after", env = "UC_ORPHAN_AFTER_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
+    pub orphan_after_secs: u64,
 
     /// A pending upload is checked in storage once it is this many seconds old, and again
     /// every interval after that.

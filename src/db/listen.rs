@@ -1,5 +1,6 @@
 //! LISTEN on a PostgreSQL channel over a dedicated connection (pooled ones cannot hold a
-//! LISTEN), waking a `Notify` on every notification. Reconnects with backoff.
+//! LISTEN), waking a `Notify` on every notification. Reconnects with backoff whenever the
+//! connection ends, however it ends (an error, or the server closing it cleanly), until shutdown.
 
 use std::sync::Arc;
 
@@ -9,6 +10,9 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::broker::Backoff;
 use crate::config::Secret;
+
+/// How the LISTEN connection shows in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "upload-coordinator/listen";
 
 /// Runs until `shutdown` turns true.
 pub async fn wake_on_notify(
@@ -20,7 +24,8 @@ pub async fn wake_on_notify(
     let mut backoff = Backoff::default();
     while !*shutdown.borrow() {
         match listen_once(&url, channel, &wake, &mut shutdown, &mut backoff).await {
-            Ok(()) => return,
+            Ok(()) if *shutdown.borrow() => return,
+            Ok(()) => tracing::warn!(channel, "LISTEN connection closed, reconnecting"),
             Err(err) => {
                 tracing::warn!(error = %err, channel, "LISTEN connection lost, reconnecting")
             }
@@ -41,7 +46,9 @@ async fn listen_once(
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
 ) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = tokio_postgres::connect(url.expose(), NoTls).await?;
+    let mut config: tokio_postgres::Config = url.expose().parse()?;
+    config.application_name(APPLICATION_NAME);
+    let (client, mut connection) = config.connect(NoTls).await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let statement = format!("LISTEN {channel}");
     let listen = client.batch_execute(&statement);

@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "upload_sessions",
         include_str!("../../migrations/0003_upload_sessions.sql"),
     ),
+    (
+        4,
+        "integrity",
+        include_str!("../../migrations/0004_integrity.sql"),
+    ),
 ];
 
 /// Arbitrary constant shared by every replica ("ucmigrat").

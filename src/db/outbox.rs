@@ -44,18 +44,39 @@ pub async fn enqueue(
     Ok(!added.is_empty())
 }
 
-/// Locks up to `limit` unpublished jobs, oldest first, skipping those another relay holds.
-pub async fn claim_unpublished(
+/// How failed publishes are retried.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts before a job is parked.
+    pub max_attempts: u32,
+    /// Delay after the first failure; it doubles with each one (with jitter), up to `max_secs`.
+    pub base_secs: f64,
+    pub max_secs: f64,
+}
+
+/// Claims up to `limit` jobs that are due, oldest first, for `lease_secs`: other relays skip
+/// them until the lease runs out, and no row lock or transaction outlives this statement.
+pub async fn claim_due(
     db: &impl GenericClient,
     limit: i64,
+    lease_secs: f64,
 ) -> Result<Vec<PendingJob>, DbError> {
     let sql = format!(
-        "SELECT o.id AS outbox_id, o.task_id, o.trigger_received_at, {} FROM outbox o JOIN uploads u ON u.id = o.upload_id \
-         WHERE o.published_at IS NULL ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED",
+        "UPDATE outbox o SET claimed_until = now() + make_interval(secs => $2) \
+         FROM uploads u \
+         WHERE u.id = o.upload_id AND o.id IN ( \
+             SELECT id FROM outbox \
+             WHERE published_at IS NULL AND parked_at IS NULL AND next_attempt_at <= now() \
+               AND (claimed_until IS NULL OR claimed_until < now()) \
+             ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+         RETURNING o.id AS outbox_id, o.task_id, o.trigger_received_at, {}",
         columns_of("u")
     );
-    let rows = db.query(&cached(db, &sql).await?, &[&limit]).await?;
-    rows.iter()
+    let rows = db
+        .query(&cached(db, &sql).await?, &[&limit, &lease_secs])
+        .await?;
+    let mut jobs = rows
+        .iter()
         .map(|row| {
             Ok(PendingJob {
                 outbox_id: row.get("outbox_id"),
@@ -64,17 +85,22 @@ pub async fn claim_unpublished(
                 upload: upload_from_row(row)?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, DbError>>()?;
+    jobs.sort_by_key(|job| job.outbox_id);
+    Ok(jobs)
 }
 
 /// Marks jobs published and their uploads `processing` (unless the worker already reported).
 pub async fn mark_published(db: &impl GenericClient, jobs: &[&PendingJob]) -> Result<(), DbError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
     let outbox_ids: Vec<i64> = jobs.iter().map(|job| job.outbox_id).collect();
     let statement = cached(
         db,
         "WITH published AS ( \
              UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, \
-                 last_error = NULL \
+                 last_error = NULL, claimed_until = NULL \
              WHERE id = ANY($1) RETURNING upload_id) \
          UPDATE uploads SET status = 'processing', updated_at = now() \
          WHERE id IN (SELECT upload_id FROM published) AND status = 'uploaded'",
@@ -84,28 +110,96 @@ pub async fn mark_published(db: &impl GenericClient, jobs: &[&PendingJob]) -> Re
     Ok(())
 }
 
-/// Records a failed publish attempt, for operators.
+/// Records a failed attempt: the job waits a jittered, doubling delay, or is parked after its
+/// last attempt. Returns how many were parked.
 pub async fn record_failure(
     db: &impl GenericClient,
     outbox_ids: &[i64],
     error: &str,
-) -> Result<(), DbError> {
-    db.execute(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1)",
-        &[&outbox_ids, &error],
+    retry: RetryPolicy,
+) -> Result<u64, DbError> {
+    let statement = cached(
+        db,
+        "WITH failed AS ( \
+             UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL, \
+                 next_attempt_at = now() + make_interval(secs => \
+                     least($4, $3 * power(2, least(attempts, 30))) * (0.5 + random() / 2)), \
+                 parked_at = CASE WHEN attempts + 1 >= $5 THEN now() END \
+             WHERE id = ANY($1) RETURNING parked_at) \
+         SELECT count(*) FILTER (WHERE parked_at IS NOT NULL) FROM failed",
     )
     .await?;
-    Ok(())
-}
-
-/// Unpublished jobs and the age in seconds of the oldest one.
-pub async fn lag(db: &impl GenericClient) -> Result<(i64, f64), DbError> {
     let row = db
         .query_one(
-            "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at))::float8, 0) \
+            &statement,
+            &[
+                &outbox_ids,
+                &error,
+                &retry.base_secs,
+                &retry.max_secs,
+                &(retry.max_attempts as i32),
+            ],
+        )
+        .await?;
+    Ok(row.get::<_, i64>(0) as u64)
+}
+
+/// A job parked after its last attempt, for operators.
+#[derive(Clone, Debug)]
+pub struct ParkedJob {
+    pub upload_id: Uuid,
+    pub task_id: Uuid,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub parked_at: DateTime<Utc>,
+}
+
+pub async fn list_parked(db: &impl GenericClient, limit: i64) -> Result<Vec<ParkedJob>, DbError> {
+    let rows = db
+        .query(
+            "SELECT upload_id, task_id, attempts, last_error, parked_at FROM outbox \
+             WHERE parked_at IS NOT NULL ORDER BY parked_at LIMIT $1",
+            &[&limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| ParkedJob {
+            upload_id: row.get(0),
+            task_id: row.get(1),
+            attempts: row.get(2),
+            last_error: row.get(3),
+            parked_at: row.get(4),
+        })
+        .collect())
+}
+
+/// Makes parked jobs (all, or the one of `upload_id`) due again with fresh attempts, and wakes
+/// the relays. Returns how many.
+pub async fn replay_parked(db: &impl GenericClient, upload_id: Option<Uuid>) -> Result<u64, DbError> {
+    let sql = format!(
+        "WITH replayed AS ( \
+             UPDATE outbox SET parked_at = NULL, attempts = 0, next_attempt_at = now(), \
+                 claimed_until = NULL \
+             WHERE parked_at IS NOT NULL AND ($1::uuid IS NULL OR upload_id = $1) RETURNING id), \
+         woken AS (SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM replayed LIMIT 1) one) \
+         SELECT (SELECT count(*) FROM replayed), (SELECT count(*) FROM woken)"
+    );
+    let row = db.query_one(&sql, &[&upload_id]).await?;
+    Ok(row.get::<_, i64>(0) as u64)
+}
+
+/// Jobs waiting to be published, the age in seconds of the oldest, and parked jobs.
+pub async fn lag(db: &impl GenericClient) -> Result<(i64, f64, i64), DbError> {
+    let row = db
+        .query_one(
+            "SELECT count(*) FILTER (WHERE parked_at IS NULL), \
+                 coalesce(extract(epoch FROM now() - min(created_at) \
+                     FILTER (WHERE parked_at IS NULL))::float8, 0), \
+                 count(*) FILTER (WHERE parked_at IS NOT NULL) \
              FROM outbox WHERE published_at IS NULL",
             &[],
         )
         .await?;
-    Ok((row.get(0), row.get(1)))
+    Ok((row.get(0), row.get(1), row.get(2)))
 }

@@ -1,19 +1,28 @@
 //! A durable AMQP consumer that survives broker restarts: it reconnects with backoff,
 //! redeclares its topology, handles up to `prefetch` messages at once, and acks each one only
-//! after its handler has committed.
+//! after its handler has committed. A message whose handling fails for a passing reason is put
+//! back on the queue after a doubling delay with its try counted in a header; after the last
+//! try it goes to the dead-letter queue.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::Channel;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
-use lapin::types::FieldTable;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::broker::{self, Backoff};
 use crate::config::Secret;
+use crate::health::{Health, Part};
+use crate::metrics::Metrics;
 
 /// What to do with a message once handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,9 +40,25 @@ pub trait Handler: Clone + Send + Sync + 'static {
     fn handle(&self, body: Vec<u8>) -> impl Future<Output = Disposition> + Send;
 }
 
-/// How long a failed message waits before it goes back to the queue, so an outage does not
-/// turn into a hot redelivery loop.
-const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// The header that counts a message's tries.
+pub const ATTEMPTS_HEADER: &str = "x-upload-coordinator-attempts";
+/// The longest pause before a failed message is tried again.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+/// How often a failing message is tried, and how long it waits in between.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryLimits {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+}
+
+impl RetryLimits {
+    /// The pause after the `attempt`-th failure (1-based): doubling, capped.
+    fn delay(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+        self.base_delay.saturating_mul(factor).min(MAX_RETRY_DELAY)
+    }
+}
 
 pub struct Consumer<H> {
     pub name: &'static str,
@@ -41,23 +66,47 @@ pub struct Consumer<H> {
     pub queue: String,
     pub prefetch: u16,
     pub handler: H,
+    pub retry: RetryLimits,
+    pub health: Arc<Health>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Tries a delivery has had before, from its header.
+fn attempts_so_far(delivery: &Delivery) -> u32 {
+    delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get(ATTEMPTS_HEADER))
+        .and_then(|value| match value {
+            AMQPValue::LongUInt(n) => Some(*n),
+            AMQPValue::LongLongInt(n) => u32::try_from(*n).ok(),
+            AMQPValue::LongInt(n) => u32::try_from(*n).ok(),
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 impl<H: Handler> Consumer<H> {
     /// Consumes until `shutdown` turns true; `declare` (re)creates the topology on every
     /// connection.
-    pub async fn run<D, F>(self, declare: D, mut shutdown: watch::Receiver<bool>)
+    pub async fn run<D, F>(&self, declare: D, mut shutdown: watch::Receiver<bool>)
     where
         D: Fn(Channel) -> F,
         F: Future<Output = Result<Channel, lapin::Error>>,
     {
         let mut backoff = Backoff::default();
+        let part = Part::Broker(self.name);
         while !*shutdown.borrow() {
             let result = async {
                 let connection = broker::connect(&self.url, self.name).await?;
                 let channel = declare(connection.create_channel().await?).await?;
                 channel
                     .basic_qos(self.prefetch, BasicQosOptions::default())
+                    .await?;
+                // Messages put back for another try are confirmed before the original is acked.
+                channel
+                    .confirm_select(ConfirmSelectOptions::default())
                     .await?;
                 let consumer = channel
                     .basic_consume(
@@ -69,12 +118,14 @@ impl<H: Handler> Consumer<H> {
                     .await?;
                 tracing::info!(queue = %self.queue, consumer = self.name, "consuming");
                 backoff.reset();
-                self.consume(consumer, &mut shutdown).await
+                self.health.up(part);
+                self.consume(&channel, consumer, &mut shutdown).await
             }
             .await;
             match result {
                 Ok(()) => return,
                 Err(err) => {
+                    self.health.down(part, &err);
                     tracing::warn!(error = %err, consumer = self.name, "consumer interrupted, reconnecting")
                 }
             }
@@ -87,6 +138,7 @@ impl<H: Handler> Consumer<H> {
 
     async fn consume(
         &self,
+        channel: &Channel,
         mut consumer: lapin::Consumer,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), lapin::Error> {
@@ -95,25 +147,15 @@ impl<H: Handler> Consumer<H> {
             tokio::select! {
                 delivery = consumer.next() => match delivery {
                     Some(Ok(delivery)) => {
-                        let handler = self.handler.clone();
-                        in_flight.spawn(async move {
-                            let disposition = handler.handle(delivery.data.clone()).await;
-                            let acker = &delivery.acker;
-                            let result = match disposition {
-                                Disposition::Ack => acker.ack(BasicAckOptions::default()).await,
-                                Disposition::DeadLetter => {
-                                    acker.nack(BasicNackOptions { requeue: false, ..Default::default() }).await
-                                }
-                                Disposition::Retry => {
-                                    tokio::time::sleep(RETRY_DELAY).await;
-                                    acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await
-                                }
-                            };
-                            if let Err(err) = result {
-                                // The broker redelivers unacked messages after a reconnect.
-                                tracing::warn!(error = %err, "could not settle a message");
-                            }
-                        });
+                        let settle = Settle {
+                            handler: self.handler.clone(),
+                            channel: channel.clone(),
+                            queue: self.queue.clone(),
+                            name: self.name,
+                            retry: self.retry,
+                            metrics: self.metrics.clone(),
+                        };
+                        in_flight.spawn(settle.handle(delivery));
                     }
                     Some(Err(err)) => break Err(err),
                     None => break Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
@@ -128,5 +170,112 @@ impl<H: Handler> Consumer<H> {
         // Let handlers that already started finish and settle their messages.
         while in_flight.join_next().await.is_some() {}
         outcome
+    }
+}
+
+/// Handles one delivery and settles it.
+struct Settle<H> {
+    handler: H,
+    channel: Channel,
+    queue: String,
+    name: &'static str,
+    retry: RetryLimits,
+    metrics: Arc<Metrics>,
+}
+
+impl<H: Handler> Settle<H> {
+    async fn handle(self, delivery: Delivery) {
+        let disposition = self.handler.handle(delivery.data.clone()).await;
+        let acker = &delivery.acker;
+        let dead_letter = BasicNackOptions {
+            requeue: false,
+            ..Default::default()
+        };
+        let result = match disposition {
+            Disposition::Ack => acker.ack(BasicAckOptions::default()).await.map(drop),
+            Disposition::DeadLetter => acker.nack(dead_letter).await.map(drop),
+            Disposition::Retry => {
+                let attempt = attempts_so_far(&delivery) + 1;
+                if attempt >= self.retry.max_attempts {
+                    self.count("dead-lettered");
+                    tracing::error!(
+                        consumer = self.name,
+                        attempts = attempt,
+                        "a message failed on every try: to the dead-letter queue"
+                    );
+                    acker.nack(dead_letter).await.map(drop)
+                } else {
+                    self.count("retried");
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    self.try_again(&delivery, attempt).await
+                }
+            }
+        };
+        if let Err(err) = result {
+            // The broker redelivers unacked messages after a reconnect.
+            tracing::warn!(error = %err, "could not settle a message");
+        }
+    }
+
+    fn count(&self, outcome: &str) {
+        self.metrics
+            .consumer_retries
+            .with_label_values(&[self.name, outcome])
+            .inc();
+    }
+
+    /// Puts a copy back on the queue with its tries counted, then acks the original. Should
+    /// the copy not be confirmed, the original goes back instead (its count unchanged).
+    async fn try_again(&self, delivery: &Delivery, attempt: u32) -> Result<(), lapin::Error> {
+        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        headers.insert(ATTEMPTS_HEADER.into(), AMQPValue::LongUInt(attempt));
+        let properties = delivery.properties.clone().with_headers(headers);
+        let republished = async {
+            self.channel
+                .basic_publish(
+                    "".into(),
+                    self.queue.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &delivery.data,
+                    properties,
+                )
+                .await?
+                .await
+        }
+        .await;
+        match republished {
+            Ok(confirmation) if confirmation.is_ack() => delivery
+                .acker
+                .ack(BasicAckOptions::default())
+                .await
+                .map(drop),
+            _ => {
+                delivery
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_up_to_their_cap() {
+        let limits = RetryLimits {
+            max_attempts: 10,
+            base_delay: Duration::from_secs(1),
+        };
+        assert_eq!(limits.delay(1), Duration::from_secs(1));
+        assert_eq!(limits.delay(2), Duration::from_secs(2));
+        assert_eq!(limits.delay(3), Duration::from_secs(4));
+        assert_eq!(limits.delay(40), MAX_RETRY_DELAY);
     }
 }

@@ -1,7 +1,9 @@
 //! The outbox relay: publishes committed jobs to RabbitMQ with publisher confirms, then marks
-//! them published. Several replicas share the work (`FOR UPDATE SKIP LOCKED`); a broker outage
-//! delays jobs and drops none. A confirm that arrives but whose commit is lost (crash in that
-//! window) republishes the job once: delivery is at least once, with the same task id.
+//! them published. Jobs are claimed with a lease (`FOR UPDATE SKIP LOCKED` in one statement),
+//! so replicas share the work and no lock or transaction is held while the broker confirms,
+//! which it must within a timeout. A job the broker refuses or returns waits a doubling delay
+//! and is parked after its last attempt. A confirm that arrives but whose commit is lost
+//! (crash in that window) republishes the job once: delivery is at least once, same task id.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,10 +17,15 @@ use tokio::sync::{Notify, watch};
 use super::{JobEncoder, topology};
 use crate::broker::{self, Backoff};
 use crate::config::{JobSettings, Secret};
-use crate::db::{self, DbError, outbox::PendingJob};
+use crate::db::outbox::{PendingJob, RetryPolicy};
+use crate::db::{self, DbError};
+use crate::health::{Health, Part};
 use crate::metrics::Metrics;
 
 const BATCH: i64 = 100;
+/// How long a claim outlives the confirm timeout: past it, another relay may take the job.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+const BROKER: Part = Part::Broker("outbox relay");
 
 #[derive(Debug, thiserror::Error)]
 enum RelayError {
@@ -26,16 +33,14 @@ enum RelayError {
     Db(#[from] DbError),
     #[error("broker: {0}")]
     Broker(#[from] lapin::Error),
+    #[error("the broker confirmed nothing within {0:?}")]
+    ConfirmTimeout(Duration),
+    #[error("the broker connection is closed")]
+    Disconnected,
 }
 
 impl From<deadpool_postgres::PoolError> for RelayError {
     fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Db(err.into())
-    }
-}
-
-impl From<tokio_postgres::Error> for RelayError {
-    fn from(err: tokio_postgres::Error) -> Self {
         Self::Db(err.into())
     }
 }
@@ -47,23 +52,46 @@ pub struct Relay {
     pub encoder: JobEncoder,
     pub wake: Arc<Notify>,
     pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+}
+
+/// What one claim did.
+struct Batch {
+    claimed: usize,
+    published: usize,
 }
 
 impl Relay {
+    fn confirm_timeout(&self) -> Duration {
+        Duration::from_secs(self.settings.confirm_timeout_secs)
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.settings.max_attempts,
+            base_secs: self.settings.retry_base_ms as f64 / 1000.0,
+            max_secs: self.settings.retry_max_secs as f64,
+        }
+    }
+
     /// Publishes until `shutdown` turns true, reconnecting to the broker as needed.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = Backoff::default();
         while !*shutdown.borrow() {
             let outcome = match self.open_channel().await {
                 Ok(channel) => {
                     backoff.reset();
+                    self.health.up(BROKER);
                     self.serve(&channel, &mut shutdown).await
                 }
                 Err(err) => Err(err),
             };
             match outcome {
                 Ok(()) => return,
-                Err(err) => tracing::warn!(error = %err, "outbox relay interrupted, retrying"),
+                Err(err) => {
+                    self.health.down(BROKER, &err);
+                    tracing::warn!(error = %err, "outbox relay interrupted, retrying");
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff.next_delay()) => {}
@@ -92,8 +120,13 @@ impl Relay {
     ) -> Result<(), RelayError> {
         let poll = Duration::from_secs(self.settings.poll_secs);
         loop {
-            let published = self.publish_batch(channel).await?;
-            if published as i64 == BATCH {
+            if !channel.status().connected() {
+                return Err(RelayError::Disconnected);
+            }
+            let batch = self.publish_batch(channel).await?;
+            // A full batch that made progress: more may be due right away. Anything else waits
+            // (failed jobs are not due again before their backoff).
+            if batch.claimed as i64 == BATCH && batch.published > 0 {
                 continue;
             }
             tokio::select! {
@@ -104,40 +137,40 @@ impl Relay {
         }
     }
 
-    /// Publishes one batch; returns how many jobs it claimed.
-    async fn publish_batch(&self, channel: &Channel) -> Result<usize, RelayError> {
-        let mut client = self.db.get().await?;
-        let tx = client.transaction().await?;
-        let jobs = db::outbox::claim_unpublished(&tx, BATCH).await?;
+    async fn publish_batch(&self, channel: &Channel) -> Result<Batch, RelayError> {
+        let lease = self.confirm_timeout() + LEASE_MARGIN;
+        let jobs = {
+            let client = self.db.get().await?;
+            db::outbox::claim_due(&client, BATCH, lease.as_secs_f64()).await?
+        };
         if jobs.is_empty() {
-            return Ok(0);
+            return Ok(Batch {
+                claimed: 0,
+                published: 0,
+            });
         }
         let publishing = std::time::Instant::now();
-        let outcome = self.publish_all(channel, &jobs).await;
+        let outcome = match tokio::time::timeout(
+            self.confirm_timeout(),
+            self.publish_all(channel, &jobs),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Err(RelayError::ConfirmTimeout(self.confirm_timeout())),
+        };
         tracing::debug!(
             jobs = jobs.len(),
             micros = publishing.elapsed().as_micros() as u64,
             "published and confirmed"
         );
         let confirmed: Vec<&PendingJob> = match &outcome {
-            Ok(confirmed) => confirmed.iter().map(|i| &jobs[*i]).collect(),
+            Ok(accepted) => accepted.iter().map(|i| &jobs[*i]).collect(),
             Err(_) => Vec::new(),
         };
-        db::outbox::mark_published(&tx, &confirmed).await?;
-        tx.commit().await?;
-        let now = Utc::now();
-        let latency = self
-            .metrics
-            .event_to_job
-            .with_label_values(&[self.encoder.format_name()]);
-        for job in &confirmed {
-            let elapsed = (now - job.trigger_received_at).to_std().unwrap_or_default();
-            latency.observe(elapsed.as_secs_f64());
-        }
-        self.metrics
-            .jobs_published
-            .with_label_values(&["confirmed"])
-            .inc_by(confirmed.len() as u64);
+        let client = self.db.get().await?;
+        db::outbox::mark_published(&client, &confirmed).await?;
+        self.record_latency(&confirmed);
         let failed: Vec<i64> = jobs
             .iter()
             .filter(|job| !confirmed.iter().any(|c| c.outbox_id == job.outbox_id))
@@ -152,10 +185,39 @@ impl Relay {
                 .jobs_published
                 .with_label_values(&["failed"])
                 .inc_by(failed.len() as u64);
-            db::outbox::record_failure(&client, &failed, &reason).await?;
+            let parked =
+                db::outbox::record_failure(&client, &failed, &reason, self.retry_policy()).await?;
+            if parked > 0 {
+                self.metrics.jobs_parked.inc_by(parked);
+                tracing::error!(
+                    jobs = parked,
+                    %reason,
+                    "jobs parked after their last attempt: `upload-coordinator jobs replay` sends them again"
+                );
+            }
             tracing::warn!(jobs = failed.len(), %reason, "jobs not published, will retry");
         }
-        outcome.map(|_| jobs.len())
+        // A broken channel or a broker that stopped confirming: reconnect.
+        outcome.map(|_| Batch {
+            claimed: jobs.len(),
+            published: confirmed.len(),
+        })
+    }
+
+    fn record_latency(&self, confirmed: &[&PendingJob]) {
+        let now = Utc::now();
+        let latency = self
+            .metrics
+            .event_to_job
+            .with_label_values(&[self.encoder.format_name()]);
+        for job in confirmed {
+            let elapsed = (now - job.trigger_received_at).to_std().unwrap_or_default();
+            latency.observe(elapsed.as_secs_f64());
+        }
+        self.metrics
+            .jobs_published
+            .with_label_values(&["confirmed"])
+            .inc_by(confirmed.len() as u64);
     }
 
     /// Publishes every job, then waits for the broker's confirms; returns the indexes of the
