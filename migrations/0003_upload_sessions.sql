@@ -14,3 +14,5 @@ CREATE TABLE upload_sessions (
 
 -- The sweeper forgets sessions a while after they expire.
 CREATE INDEX upload_sessions_expiry ON upload_sessions (expires_at);
+-- An owner's active sessions are capped.
+CREATE INDEX upload_sessions_owner ON upload_sessions (owner, expires_at);

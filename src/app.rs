@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::api::BodyLimits;
 use crate::auth::{Authenticator, SessionRegistry, SessionTokens, derive_secret};
-use crate::config::{JwtAlgorithm, Secret, Settings, WebSettings};
+use crate::config::{JwtAlgorithm, Secret, Settings, WebSettings, WriteOnce};
 use crate::health::Health;
 use crate::intake::EventIntake;
 use crate::jobs::topology;
@@ -90,7 +90,9 @@ impl Application {
         db::migrate(&pool)
             .await
             .with_context(|| format!("cannot migrate the database at {location}"))?;
-        let credentials = StorageCredentials::from_settings(&settings.storage).await;
+        let credentials =
+            StorageCredentials::from_settings(&settings.storage, settings.policy.presign_ttl())
+                .await;
         let storage = Storage::new(&settings.storage, credentials);
         storage.check().await.with_context(|| {
             format!(
@@ -98,6 +100,8 @@ impl Application {
                 settings.storage.bucket, settings.storage.endpoint
             )
         })?;
+        let write_once = write_once(&settings, &storage).await;
+        let storage = storage.with_write_once(write_once);
         let listener = TcpListener::bind(settings.http.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
@@ -129,13 +133,18 @@ impl Application {
             health: Arc::default(),
             webhook_token: settings.events.webhook_token.clone(),
             internal_token: settings.jobs.internal_token.clone(),
-            sessions: SessionRegistry::new(session_tokens(&settings), pool.clone()),
+            sessions: SessionRegistry::new(
+                session_tokens(&settings),
+                pool.clone(),
+                settings.web.max_sessions_per_owner,
+            ),
             web: settings.web.clone(),
             dev_mode: settings.http.dev_mode,
-            body_limits: BodyLimits {
-                max_bytes: settings.http.max_body_bytes as usize,
-                read_timeout: Duration::from_secs(settings.http.body_read_timeout_secs),
-            },
+            body_limits: BodyLimits::new(
+                settings.http.max_body_bytes as usize,
+                Duration::from_secs(settings.http.body_read_timeout_secs),
+                settings.http.body_memory_bytes as usize,
+            ),
             separate_metrics_listener: metrics_listener.is_some(),
         });
         if settings.web.demo_page && !settings.web.web_dir.join("index.html").exists() {
@@ -165,9 +174,26 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.settings.http.shutdown_grace_secs);
         let (stop, stopped) = watch::channel(false);
+        // Background work stops together with the server, and both share one grace period.
+        let deadline = Arc::new(std::sync::OnceLock::new());
+        let shutdown = {
+            let stop = stop.clone();
+            let deadline = deadline.clone();
+            async move {
+                shutdown.await;
+                let _ = deadline.set(tokio::time::Instant::now() + grace);
+                let _ = stop.send(true);
+            }
+        };
         let state = &self.state;
-        let mut supervisor = Supervisor::new(state.health.clone(), state.metrics.clone(), stopped.clone());
-        background::start(&self.settings, state, self.relay_wake.clone(), &mut supervisor);
+        let mut supervisor =
+            Supervisor::new(state.health.clone(), state.metrics.clone(), stopped.clone());
+        background::start(
+            &self.settings,
+            state,
+            self.relay_wake.clone(),
+            &mut supervisor,
+        );
         let http = &self.settings.http;
         let limits = ServerLimits {
             header_read_timeout: Duration::from_secs(http.header_read_timeout_secs),
@@ -207,8 +233,42 @@ impl Application {
         )
         .await;
         let _ = stop.send(true);
-        supervisor.join(grace).await;
+        let left = deadline.get().map_or(grace, |deadline| {
+            deadline.saturating_duration_since(tokio::time::Instant::now())
+        });
+        supervisor.join(left).await;
         served
+    }
+}
+
+/// Whether single-PUT URLs are signed write-once: as configured, or as storage shows.
+async fn write_once(settings: &Settings, storage: &Storage) -> bool {
+    match settings.storage.write_once {
+        WriteOnce::On => true,
+        WriteOnce::Off => {
+            tracing::warn!(
+                "UC_S3_WRITE_ONCE=off: a confirmed single-PUT object can be overwritten through its URL until it expires"
+            );
+            false
+        }
+        WriteOnce::Auto => match storage.probe_write_once().await {
+            Ok(true) => {
+                tracing::info!(
+                    "storage refuses a second PUT with If-None-Match: single-PUT uploads are write-once"
+                );
+                true
+            }
+            Ok(false) => {
+                tracing::warn!(
+                    "storage ignores If-None-Match on PUT: a confirmed single-PUT object can be overwritten through its URL until it expires"
+                );
+                false
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not probe write-once support (set UC_S3_WRITE_ONCE=on or off); leaving it off");
+                false
+            }
+        },
     }
 }
 

@@ -1,16 +1,16 @@
 //! The HTTP server: HTTP/1 and HTTP/2 (cleartext too) with the limits a reverse proxy would
 //! set, so a client cannot hold the service's memory or connections: a header-read timeout, an
 //! idle timeout, bounded headers and HTTP/2 streams, and a cap on open connections (further
-//! ones wait in the listen backlog). On shutdown, requests in flight get the grace period.
+//! ones wait in the listen backlog). Idle means no request in flight and none started for a
+//! while: pings and window updates keep nothing open. A new connection must start its first
+//! request within the header timeout. On shutdown, requests in flight get the grace period.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,7 +21,6 @@ use poem::endpoint::BoxEndpoint;
 use poem::http;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Addr, Endpoint, EndpointExt, Response};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -106,14 +105,14 @@ async fn serve_connection(
     limits: ServerLimits,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let activity = Arc::new(AtomicBool::new(false));
-    let io = TokioIo::new(Watched {
-        inner: stream,
-        activity: activity.clone(),
-    });
+    let activity = Arc::new(Activity::default());
+    let io = TokioIo::new(stream);
+    let requests = activity.clone();
     let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let handler = handler.clone();
+        let in_flight = InFlight::start(requests.clone());
         async move {
+            let _in_flight = in_flight;
             let req = poem::Request::from((
                 req,
                 LocalAddr(Addr::SocketAddr(local)),
@@ -160,75 +159,43 @@ async fn serve_connection(
     }
 }
 
-/// Resolves once a whole `timeout` passes with nothing read or written, or when a new
-/// connection sends nothing within `first`: hyper's header timer starts only once it knows the
-/// protocol, which takes a first byte.
-async fn idle_watch(activity: Arc<AtomicBool>, first: Duration, timeout: Duration) {
+/// Resolves once a whole `timeout` passes with no request in flight and none started or
+/// finished, or when a new connection starts no request within `first` (hyper's header timer
+/// starts only once it knows the protocol, and an HTTP/2 client may send only frames).
+async fn idle_watch(activity: Arc<Activity>, first: Duration, timeout: Duration) {
     let mut period = first;
     loop {
         tokio::time::sleep(period).await;
-        if !activity.swap(false, Ordering::Relaxed) {
+        let busy = activity.in_flight.load(Ordering::Relaxed) > 0;
+        if !activity.happened.swap(false, Ordering::Relaxed) && !busy {
             return;
         }
         period = timeout;
     }
 }
 
-/// A stream that notes when bytes move, for the idle timeout.
-struct Watched {
-    inner: TcpStream,
-    activity: Arc<AtomicBool>,
+/// Requests on one connection, for the idle timeout.
+#[derive(Default)]
+struct Activity {
+    in_flight: AtomicUsize,
+    /// A request started or finished since the idle watch last looked.
+    happened: AtomicBool,
 }
 
-impl AsyncRead for Watched {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.store(true, Ordering::Relaxed);
-        }
-        polled
+/// One request in flight; counted out when its response is done (or it is dropped).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        activity.happened.store(true, Ordering::Relaxed);
+        Self(activity)
     }
 }
 
-impl AsyncWrite for Watched {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.store(true, Ordering::Relaxed);
-        }
-        polled
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.store(true, Ordering::Relaxed);
-        }
-        polled
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.happened.store(true, Ordering::Relaxed);
     }
 }

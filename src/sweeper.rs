@@ -1,5 +1,6 @@
 //! Background sweeps, safe with several replicas (rows are claimed with SKIP LOCKED):
-//! the reaper expires abandoned intents and aborts their multipart uploads; the reconciler
+//! the reaper expires abandoned intents; the janitor removes what storage holds of terminal
+//! uploads (retrying until it is gone) and multipart uploads no intent knows; the reconciler
 //! asks storage about pending uploads whose event never came (SeaweedFS's webhook, for one,
 //! tries each event once) and confirms those whose object is there.
 
@@ -15,6 +16,11 @@ use crate::db;
 use crate::metrics::Metrics;
 use crate::uploads::{ConfirmOutcome, ExpiryOutcome, UploadError, Uploads};
 
+/// Multipart uploads looked at per sweep for orphans.
+const ORPHAN_SCAN_LIMIT: usize = 5000;
+/// Expired upload sessions are forgotten after this long.
+const SESSION_RETENTION_SECS: f64 = 86_400.0;
+
 pub struct Sweeper {
     pub db: Pool,
     pub uploads: Uploads,
@@ -28,6 +34,9 @@ impl Sweeper {
         loop {
             if let Err(err) = self.reap().await {
                 tracing::warn!(error = %err, "reaper sweep failed");
+            }
+            if let Err(err) = self.clean().await {
+                tracing::warn!(error = %err, "storage cleanup sweep failed");
             }
             if let Err(err) = self.reconcile(&mut shutdown).await {
                 tracing::warn!(error = %err, "reconciler sweep failed");
@@ -62,6 +71,33 @@ impl Sweeper {
                 Err(err) => tracing::warn!(upload_id = %id, error = %err, "could not expire"),
             }
         }
+        Ok(())
+    }
+
+    /// Removes what storage holds of terminal uploads, aborts orphaned multipart uploads, and
+    /// forgets upload sessions a day after they expired.
+    pub async fn clean(&self) -> Result<(), UploadError> {
+        let interval = self.settings.interval_secs as f64;
+        let sweep = self
+            .uploads
+            .sweep_cleanups(self.settings.batch, interval)
+            .await?;
+        for _ in 0..sweep.cleaned {
+            self.count("storage-cleaned");
+        }
+        for _ in 0..sweep.failed {
+            self.count("storage-cleanup-failed");
+        }
+        let orphan_after = Duration::from_secs(self.settings.orphan_after_secs);
+        let orphans = self
+            .uploads
+            .abort_orphans(orphan_after, ORPHAN_SCAN_LIMIT)
+            .await?;
+        for _ in 0..orphans {
+            self.count("orphan-aborted");
+        }
+        let client = self.db.get().await?;
+        db::sessions::delete_expired(&client, SESSION_RETENTION_SECS).await?;
         Ok(())
     }
 

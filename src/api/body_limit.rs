@@ -1,7 +1,9 @@
 //! Every request body is bounded in size and in time, whatever the protocol: HTTP/1 with a
 //! length or chunked, HTTP/2 with a length or without. A declared length over the limit is
-//! refused before a byte is read; otherwise at most the limit is kept, then 413. No request of
-//! ours carries video bytes: bodies are declarations, part lists and storage events.
+//! refused before a byte is read; otherwise at most the limit is kept, then 413. And all the
+//! bodies held at once share one memory budget: past it, 503 (many HTTP/2 streams each
+//! trickling almost a limit's worth cannot add up). No request of ours carries video bytes:
+//! bodies are declarations, part lists and storage events.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,15 +13,29 @@ use poem::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use poem::http::{HeaderValue, StatusCode, Version};
 use poem::{Endpoint, Error, IntoResponse, Request, Response};
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::render_error;
 use crate::app::AppState;
 
 /// How much of a body is read, and for how long.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct BodyLimits {
     pub max_bytes: usize,
     pub read_timeout: Duration,
+    /// Shared by every body held at once, in KiB.
+    pub budget: Arc<Semaphore>,
+}
+
+impl BodyLimits {
+    pub fn new(max_bytes: usize, read_timeout: Duration, budget_bytes: usize) -> Self {
+        let kib = (budget_bytes / 1024).clamp(1, Semaphore::MAX_PERMITS);
+        Self {
+            max_bytes,
+            read_timeout,
+            budget: Arc::new(Semaphore::new(kib)),
+        }
+    }
 }
 
 /// How long, and how many bytes, the rest of a refused HTTP/1 body is read and thrown away: a
@@ -47,7 +63,8 @@ impl From<Error> for Refused {
 pub async fn bounded_body<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     let version = req.version();
     match read_within_limits(req).await {
-        Ok(req) => ep.call(req).await.map(IntoResponse::into_response),
+        // The body's share of the budget is given back once the response is ready.
+        Ok((req, _held)) => ep.call(req).await.map(IntoResponse::into_response),
         Err(refused) => {
             let mut response = render_error(refused.error).await;
             if version < Version::HTTP_2 {
@@ -73,11 +90,12 @@ fn too_large(limit: usize) -> Error {
 /// Reads the body up front within the limits. A POST without a body (`curl -X POST
 /// .../complete`) then reads as an empty JSON body, so operations whose body is optional accept
 /// it instead of answering 415.
-async fn read_within_limits(mut req: Request) -> Result<Request, Refused> {
+async fn read_within_limits(mut req: Request) -> Result<(Request, Held), Refused> {
     let limits = req
         .data::<Arc<AppState>>()
         .expect("state installed")
-        .body_limits;
+        .body_limits
+        .clone();
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -86,14 +104,22 @@ async fn read_within_limits(mut req: Request) -> Result<Request, Refused> {
         return Err(too_large(limits.max_bytes).into());
     }
     let mut reader: BodyReader = Box::new(req.take_body().into_async_read());
-    let read = read_at_most(&mut reader, limits.max_bytes);
+    let mut held = Held::default();
+    let read = read_at_most(&mut reader, limits.max_bytes, &limits.budget, &mut held);
     let body = match tokio::time::timeout(limits.read_timeout, read).await {
-        Ok(Ok(Some(body))) => body,
-        Ok(Ok(None)) => {
+        Ok(Ok(Read::Whole(body))) => body,
+        Ok(Ok(Read::TooLong)) => {
             return Err(Refused {
                 error: too_large(limits.max_bytes),
                 rest: Some(reader),
             });
+        }
+        Ok(Ok(Read::OverBudget)) => {
+            return Err(Error::from_string(
+                "too many requests are being received at once; try again shortly",
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .into());
         }
         Ok(Err(err)) => {
             return Err(Error::from_string(
@@ -118,20 +144,58 @@ async fn read_within_limits(mut req: Request) -> Result<Request, Refused> {
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     req.set_body(body.freeze());
-    Ok(req)
+    Ok((req, held))
 }
 
-/// The whole body, or `None` as soon as it is longer than `limit` (the rest left unread).
-async fn read_at_most(reader: &mut BodyReader, limit: usize) -> std::io::Result<Option<BytesMut>> {
+/// The share of the memory budget a body holds, in KiB.
+#[derive(Default)]
+struct Held(Option<OwnedSemaphorePermit>);
+
+impl Held {
+    /// Grows the share to cover `total` bytes; `false` when the budget has no room.
+    fn cover(&mut self, budget: &Arc<Semaphore>, total: usize) -> bool {
+        let held = self.0.as_ref().map_or(0, |permit| permit.num_permits());
+        let more = total.div_ceil(1024).saturating_sub(held);
+        if more == 0 {
+            return true;
+        }
+        let Ok(permit) = budget.clone().try_acquire_many_owned(more as u32) else {
+            return false;
+        };
+        match &mut self.0 {
+            Some(held) => held.merge(permit),
+            None => self.0 = Some(permit),
+        }
+        true
+    }
+}
+
+enum Read {
+    Whole(BytesMut),
+    /// Longer than the limit; the rest is left unread.
+    TooLong,
+    /// The bodies held at once would exceed the memory budget.
+    OverBudget,
+}
+
+async fn read_at_most(
+    reader: &mut BodyReader,
+    limit: usize,
+    budget: &Arc<Semaphore>,
+    held: &mut Held,
+) -> std::io::Result<Read> {
     let mut body = BytesMut::new();
     let mut chunk = [0u8; 8192];
     loop {
         let read = reader.read(&mut chunk).await?;
         if read == 0 {
-            return Ok(Some(body));
+            return Ok(Read::Whole(body));
         }
         if body.len() + read > limit {
-            return Ok(None);
+            return Ok(Read::TooLong);
+        }
+        if !held.cover(budget, body.len() + read) {
+            return Ok(Read::OverBudget);
         }
         body.extend_from_slice(&chunk[..read]);
     }

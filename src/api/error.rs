@@ -53,6 +53,9 @@ pub enum ApiError {
     /// A value is well-formed but not acceptable (size, type, name, part numbers).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
+    /// Over a limit; retry after the given seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// Something failed on our side; the log has the details.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -79,6 +82,9 @@ impl From<SessionError> for ApiError {
             }
             SessionError::NotFound => {
                 Self::NotFound(ErrorBody::new("session-not-found", err.to_string()))
+            }
+            SessionError::TooMany(_) => {
+                Self::TooManyRequests(ErrorBody::new("too-many-sessions", err.to_string()), 60)
             }
             SessionError::Db(cause) => {
                 tracing::error!(error = %cause, "database request failed");

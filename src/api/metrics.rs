@@ -10,6 +10,7 @@ use poem_openapi::OperationId;
 
 use crate::app::AppState;
 use crate::db;
+use crate::domain::UploadStatus;
 
 #[handler]
 pub async fn scrape(state: Data<&Arc<AppState>>) -> Response {
@@ -31,11 +32,17 @@ const GAUGE_REFRESH: Duration = Duration::from_secs(5);
 async fn refresh_gauges(state: &AppState) -> Result<(), db::DbError> {
     let client = state.db.get().await?;
     let metrics = &state.metrics;
-    metrics.uploads_by_status.reset();
-    for (status, count) in db::uploads::count_by_status(&client).await? {
+    // Every status is set (0 when absent) rather than the vector reset, so a concurrent
+    // scrape never sees a status missing.
+    let counts = db::uploads::count_by_status(&client).await?;
+    for status in UploadStatus::ALL {
+        let count = counts
+            .iter()
+            .find(|(name, _)| name == status.as_str())
+            .map_or(0, |(_, count)| *count);
         metrics
             .uploads_by_status
-            .with_label_values(&[&status])
+            .with_label_values(&[status.as_str()])
             .set(count);
     }
     let (pending, oldest, parked) = db::outbox::lag(&client).await?;

@@ -89,18 +89,21 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
             StaticFilesEndpoint::new(state.web.web_dir.join("assets")),
         );
     }
-    // Errors become responses inside CORS, so a browser can read them.
+    // Bodies are bounded and errors become responses inside CORS, so a browser can read a
+    // refusal (a 413 included).
     let cors = cors(&state.web.cors_origins);
     let api = api
         .nest("/", service)
+        .around(body_limit::bounded_body)
         .catch_all_error(error::render_error)
         .with_if(cors.is_some(), cors.unwrap_or_default());
     // Session routes answer CORS for their session's origin instead.
-    let sessions = uppy::session_routes().around(session_cors::session_cors);
+    let sessions = uppy::session_routes()
+        .around(body_limit::bounded_body)
+        .around(session_cors::session_cors);
     Route::new()
         .nest("/uppy", sessions)
         .nest("/", api)
-        .around(body_limit::bounded_body)
         .around(demo_index)
         .around(metrics::observe)
         .data(state)

@@ -9,7 +9,7 @@ use super::error::{ApiError, ErrorBody};
 use crate::uploads::UploadError;
 
 macro_rules! operation_errors {
-    ($(#[doc = $doc:literal])* $name:ident { $($variant:ident = $status:literal: $what:literal),* $(,)? }) => {
+    ($(#[doc = $doc:literal])* $name:ident { $($variant:ident = $status:literal: $what:literal),* $(,)? } $(throttled: $throttled:literal)?) => {
         $(#[doc = $doc])*
         #[derive(ApiResponse, Debug)]
         pub enum $name {
@@ -18,6 +18,11 @@ macro_rules! operation_errors {
                 #[oai(status = $status)]
                 $variant(Json<ErrorBody>),
             )*
+            $(
+                #[doc = $throttled]
+                #[oai(status = 429)]
+                TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+            )?
             /// Missing, malformed, forged or expired bearer token.
             #[oai(status = 401)]
             Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
@@ -30,6 +35,10 @@ macro_rules! operation_errors {
             fn from(err: ApiError) -> Self {
                 match err {
                     $(ApiError::$variant(body) => Self::$variant(body),)*
+                    $(ApiError::TooManyRequests(body, retry_after) => {
+                        let _ = $throttled;
+                        Self::TooManyRequests(body, retry_after)
+                    })?
                     ApiError::Unauthorized(body, challenge) => Self::Unauthorized(body, challenge),
                     ApiError::Internal(body) => Self::Internal(body),
                     unexpected => {
@@ -84,6 +93,7 @@ operation_errors!(
         BadRequest = 400: "A body that cannot be read.",
         Unprocessable = 422: "An `origin` that is not `scheme://host[:port]` or `*`, or a `max_uploads` out of range.",
     }
+    throttled: "The caller has as many active sessions as allowed (UC_MAX_SESSIONS_PER_OWNER)."
 );
 
 operation_errors!(

@@ -22,15 +22,30 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// Whether a path segment may be a credential: the segment after `uppy` (the session token),
+/// or anything shaped like a JWT, wherever it sits (`//uppy/...` included).
+fn secret_segment(previous: Option<&str>, segment: &str) -> bool {
+    let jwt_like = segment.len() >= 32 && segment.matches('.').count() == 2;
+    previous == Some("uppy") && !segment.is_empty() || jwt_like
+}
+
 /// The path with the Uppy session token (a bearer credential) taken out.
 fn loggable_path(path: &str) -> Cow<'_, str> {
-    match path.strip_prefix("/uppy/") {
-        Some(rest) => {
-            let after_token = rest.find('/').map_or("", |slash| &rest[slash..]);
-            Cow::Owned(format!("/uppy/[session]{after_token}"))
-        }
-        None => Cow::Borrowed(path),
+    let segments: Vec<&str> = path.split('/').collect();
+    let previous_of = |i: usize| segments[..i].iter().rev().find(|s| !s.is_empty()).copied();
+    if !(0..segments.len()).any(|i| secret_segment(previous_of(i), segments[i])) {
+        return Cow::Borrowed(path);
     }
+    let redacted: Vec<&str> = (0..segments.len())
+        .map(|i| {
+            if secret_segment(previous_of(i), segments[i]) {
+                "[session]"
+            } else {
+                segments[i]
+            }
+        })
+        .collect();
+    Cow::Owned(redacted.join("/"))
 }
 
 pub async fn log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
@@ -83,6 +98,13 @@ mod tests {
             "/uppy/[session]/s3/multipart"
         );
         assert_eq!(loggable_path("/uppy/eyJtoken"), "/uppy/[session]");
+        assert_eq!(loggable_path("/uppy//eyJtoken/s3"), "/uppy//[session]/s3");
+        assert_eq!(loggable_path("//uppy/eyJtoken/s3"), "//uppy/[session]/s3");
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJhIn0.c2lnbmF0dXJlLWJ5dGVz";
+        assert_eq!(
+            loggable_path(&format!("/other/{jwt}/x")),
+            "/other/[session]/x"
+        );
         assert_eq!(loggable_path("/api/uploads"), "/api/uploads");
     }
 }

@@ -42,7 +42,15 @@ fn origin_allowed(req: &Request, origin: &str) -> bool {
 
 pub async fn session_cors<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     let Some(origin) = request_origin(&req).and_then(|o| HeaderValue::from_str(o).ok()) else {
-        return ep.call(req).await.map(IntoResponse::into_response);
+        // Caches must not hand this answer to a page that sends an Origin.
+        let mut response = match ep.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(err) => render_error(err).await,
+        };
+        response
+            .headers_mut()
+            .append(VARY, HeaderValue::from_static("origin"));
+        return Ok(response);
     };
     let allowed = origin_allowed(&req, origin.to_str().unwrap_or_default());
     let preflight = req.method() == Method::OPTIONS

@@ -80,7 +80,7 @@ impl<'a> FromRequest<'a> for Caller {
                 },
                 origin: None,
             }
-        } else if let Some(token) = session_cookie(req) {
+        } else if let Some(token) = session_cookie(req).map_err(fail)? {
             state.sessions.check(token).await.map_err(fail)?
         } else {
             return Err(fail(AuthError::Missing));
@@ -125,16 +125,24 @@ async fn create_in_session(
     created.map_err(fail)
 }
 
-fn session_cookie(req: &Request) -> Option<&str> {
-    req.headers()
+/// The session cookie, if sent. Two of them (one planted by a sibling site, say) are refused
+/// rather than guessed between.
+fn session_cookie(req: &Request) -> Result<Option<&str>, AuthError> {
+    let mut sessions = req
+        .headers()
         .get_all("cookie")
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
-        .find_map(|pair| {
+        .filter_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
             (name == SESSION_COOKIE).then_some(value)
-        })
+        });
+    let first = sessions.next();
+    if sessions.next().is_some() {
+        return Err(AuthError::Invalid("more than one session cookie".into()));
+    }
+    Ok(first)
 }
 
 fn bearer(req: &Request) -> Option<&str> {

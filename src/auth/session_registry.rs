@@ -16,6 +16,8 @@ pub enum SessionError {
     UploadLimit,
     #[error("no such session among the caller's")]
     NotFound,
+    #[error("you have {0} active upload sessions, the most allowed; revoke one or let one expire")]
+    TooMany(u32),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -49,11 +51,17 @@ pub struct SessionRequest {
 pub struct SessionRegistry {
     tokens: SessionTokens,
     db: Pool,
+    /// Active sessions one owner may have.
+    max_per_owner: u32,
 }
 
 impl SessionRegistry {
-    pub fn new(tokens: SessionTokens, db: Pool) -> Self {
-        Self { tokens, db }
+    pub fn new(tokens: SessionTokens, db: Pool, max_per_owner: u32) -> Self {
+        Self {
+            tokens,
+            db,
+            max_per_owner,
+        }
     }
 
     pub async fn mint(&self, request: SessionRequest) -> Result<MintedSession, SessionError> {
@@ -72,7 +80,9 @@ impl SessionRegistry {
             max_uploads: request.max_uploads.map(|n| n as i32),
             expires_at,
         };
-        db::sessions::insert(&client, &stored).await?;
+        if !db::sessions::insert_capped(&client, &stored, i64::from(self.max_per_owner)).await? {
+            return Err(SessionError::TooMany(self.max_per_owner));
+        }
         Ok(MintedSession {
             token: self.tokens.issue(&session, expires_at),
             session,
@@ -87,16 +97,24 @@ impl SessionRegistry {
         self.tokens.verify(token)
     }
 
-    /// The session a token names, if it is still active.
+    /// The session a token names, if it is still active; owner and origin as stored, not as
+    /// the token says.
     pub async fn check(&self, token: &str) -> Result<UploadSession, SessionError> {
-        let session = self.tokens.verify(token)?;
-        let id = session.id.expect("session tokens name a session");
+        let claimed = self.tokens.verify(token)?;
+        let id = claimed.id.expect("session tokens name a session");
         let client = self.db.get().await?;
-        if db::sessions::is_active(&client, id).await? {
-            Ok(session)
-        } else {
-            Err(AuthError::Revoked.into())
+        let stored = db::sessions::active(&client, id)
+            .await?
+            .ok_or(AuthError::Revoked)?;
+        if stored.owner != claimed.owner.as_str() {
+            return Err(AuthError::Invalid("the session names another owner".into()).into());
         }
+        Ok(UploadSession {
+            id: Some(stored.id),
+            owner: Owner::new(stored.owner),
+            method: claimed.method,
+            origin: stored.origin,
+        })
     }
 
     /// Counts one upload against the session's cap; callers without a session are not capped.

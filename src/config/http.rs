@@ -37,6 +37,10 @@ pub struct HttpSettings {
     #[arg(id = "max-body-bytes", long = "max-body-bytes", env = "UC_MAX_BODY_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=64 * 1024 * 1024))]
     pub max_body_bytes: u64,
 
+    /// Bytes all request bodies being received at once may hold together; past it, 503.
+    #[arg(id = "body-memory", long = "body-memory", env = "UC_BODY_MEMORY_BYTES", default_value_t = 64 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024 * 1024))]
+    pub body_memory_bytes: u64,
+
     /// Seconds a client gets to send a request's headers (and, on a kept-alive HTTP/1
     /// connection, to start the next request).
     #[arg(id = "header-read-timeout", long = "header-read-timeout", env = "UC_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -56,7 +60,7 @@ pub struct HttpSettings {
     pub max_connections: u32,
 
     /// HTTP/2 streams a connection may have open at once.
-    #[arg(id = "http2-max-streams", long = "http2-max-streams", env = "UC_HTTP2_MAX_STREAMS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(id = "http2-max-streams", long = "http2-max-streams", env = "UC_HTTP2_MAX_STREAMS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub http2_max_streams: u32,
 
     /// Serve `/metrics` on this address of its own instead of the API's (keep it private).
@@ -130,6 +134,10 @@ pub struct WebSettings {
         default_value_t = 3600
     )]
     pub uppy_session_ttl_secs: u64,
+
+    /// Active Uppy sessions one owner may have at once; past it, minting answers 429.
+    #[arg(id = "max-sessions-per-owner", long = "max-sessions-per-owner", env = "UC_MAX_SESSIONS_PER_OWNER", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_sessions_per_owner: u32,
 
     /// Key that signs Uppy session tokens, at least 32 bytes (derived from UC_JWT_SECRET when
     /// unset with HS256; required with RS256/ES256). Replicas must share it.

@@ -15,7 +15,7 @@ pub use messaging::{
     BrokerSettings, EventSettings, ExchangeKind, JobFormat, JobSettings, SweeperSettings,
 };
 pub use policy::UploadPolicy;
-pub use storage::{DatabaseSettings, StorageSettings};
+pub use storage::{DatabaseSettings, StorageSettings, WriteOnce};
 
 use std::fmt;
 use std::str::FromStr;
@@ -135,6 +135,17 @@ impl Settings {
         }
         if self.auth.algorithm != JwtAlgorithm::Hs256 && self.web.session_secret.is_none() {
             return invalid("UC_SESSION_SECRET is required with RS256/ES256 tokens".into());
+        }
+        if self.http.body_memory_bytes < self.http.max_body_bytes {
+            return invalid("UC_BODY_MEMORY_BYTES must be at least UC_MAX_BODY_BYTES".into());
+        }
+        if self
+            .web
+            .session_secret
+            .as_ref()
+            .is_some_and(|secret| secret.expose().is_empty())
+        {
+            return invalid("UC_SESSION_SECRET is set but empty".into());
         }
         if self.jobs.poll_secs == 0 {
             return invalid("UC_OUTBOX_POLL_SECS must be positive".into());

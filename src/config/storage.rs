@@ -86,6 +86,17 @@ pub struct StorageSettings {
     )]
     pub secret_key: Secret,
 
+    /// Sign `If-None-Match: *` into single-PUT URLs so storage refuses a second PUT of a
+    /// confirmed object: `auto` probes storage at startup, `on` trusts it does (SeaweedFS, AWS
+    /// S3, MinIO), `off` leaves it out.
+    #[arg(
+        id = "s3-write-once",
+        long = "s3-write-once",
+        env = "UC_S3_WRITE_ONCE",
+        default_value = "auto"
+    )]
+    pub write_once: WriteOnce,
+
     /// Path-style addressing (`endpoint/bucket/key`), which MinIO and SeaweedFS need.
     #[arg(id = "s3-path-style", long = "s3-path-style", env = "UC_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
     pub path_style: bool,
@@ -95,4 +106,11 @@ impl StorageSettings {
     pub fn public_endpoint(&self) -> &str {
         self.public_endpoint.as_deref().unwrap_or(&self.endpoint)
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WriteOnce {
+    Auto,
+    On,
+    Off,
 }

@@ -176,7 +176,10 @@ pub async fn list_parked(db: &impl GenericClient, limit: i64) -> Result<Vec<Park
 
 /// Makes parked jobs (all, or the one of `upload_id`) due again with fresh attempts, and wakes
 /// the relays. Returns how many.
-pub async fn replay_parked(db: &impl GenericClient, upload_id: Option<Uuid>) -> Result<u64, DbError> {
+pub async fn replay_parked(
+    db: &impl GenericClient,
+    upload_id: Option<Uuid>,
+) -> Result<u64, DbError> {
     let sql = format!(
         "WITH replayed AS ( \
              UPDATE outbox SET parked_at = NULL, attempts = 0, next_attempt_at = now(), \

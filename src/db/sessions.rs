@@ -16,36 +16,55 @@ pub struct StoredSession {
     pub expires_at: DateTime<Utc>,
 }
 
-pub async fn insert(db: &impl GenericClient, session: &StoredSession) -> Result<(), DbError> {
+/// Stores a session unless its owner already has `max_active` active ones. Returns whether
+/// it was stored.
+pub async fn insert_capped(
+    db: &impl GenericClient,
+    session: &StoredSession,
+    max_active: i64,
+) -> Result<bool, DbError> {
     let statement = cached(
         db,
         "INSERT INTO upload_sessions (id, owner, origin, max_uploads, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+         SELECT $1, $2, $3, $4, $5 \
+         WHERE (SELECT count(*) FROM upload_sessions \
+                WHERE owner = $2 AND revoked_at IS NULL AND expires_at > now()) < $6",
     )
     .await?;
-    db.execute(
-        &statement,
-        &[
-            &session.id,
-            &session.owner,
-            &session.origin,
-            &session.max_uploads,
-            &session.expires_at,
-        ],
-    )
-    .await?;
-    Ok(())
+    let inserted = db
+        .execute(
+            &statement,
+            &[
+                &session.id,
+                &session.owner,
+                &session.origin,
+                &session.max_uploads,
+                &session.expires_at,
+                &max_active,
+            ],
+        )
+        .await?;
+    Ok(inserted == 1)
 }
 
-/// Whether the session exists, is not revoked and has not expired.
-pub async fn is_active(db: &impl GenericClient, id: Uuid) -> Result<bool, DbError> {
+/// The session, if it exists, is not revoked and has not expired.
+pub async fn active(db: &impl GenericClient, id: Uuid) -> Result<Option<StoredSession>, DbError> {
     let statement = cached(
         db,
-        "SELECT 1 FROM upload_sessions \
+        "SELECT id, owner, origin, max_uploads, expires_at FROM upload_sessions \
          WHERE id = $1 AND revoked_at IS NULL AND expires_at > now()",
     )
     .await?;
-    Ok(db.query_opt(&statement, &[&id]).await?.is_some())
+    Ok(db
+        .query_opt(&statement, &[&id])
+        .await?
+        .map(|row| StoredSession {
+            id: row.get(0),
+            owner: row.get(1),
+            origin: row.get(2),
+            max_uploads: row.get(3),
+            expires_at: row.get(4),
+        }))
 }
 
 /// Counts one more upload against an active session, unless its cap is reached. Returns

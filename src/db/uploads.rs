@@ -199,8 +199,10 @@ pub async fn mark_abandoned(
     reason: &str,
 ) -> Result<Option<Upload>, DbError> {
     debug_assert!(status.is_abandoned());
+    // The storage cleanup falls due with the transition (see `claim_cleanup`).
     let sql = format!(
-        "UPDATE uploads SET status = $2, reason = $3, updated_at = now() \
+        "UPDATE uploads SET status = $2, reason = $3, updated_at = now(), \
+             cleanup_due_at = now(), cleanup_attempts = 0 \
          WHERE id = $1 AND status = 'pending' RETURNING {COLUMNS}"
     );
     one(db
@@ -280,6 +282,97 @@ pub async fn claim_expired(
         .query(&cached(db, &sql).await?, &[&recheck_secs, &limit])
         .await?;
     rows.iter().map(from_row).collect()
+}
+
+/// A confirmed upload whose object storage shows replaced by other bytes (`etag`): rejected,
+/// its object due for removal, and its job withheld if not published yet. `None` when the
+/// upload is not confirmed (any more).
+pub async fn mark_replaced(
+    db: &impl GenericClient,
+    id: Uuid,
+    etag: Option<&str>,
+    reason: &str,
+) -> Result<Option<Upload>, DbError> {
+    let sql = format!(
+        "WITH withheld AS ( \
+             UPDATE outbox SET parked_at = now(), last_error = $3 \
+             WHERE upload_id = $1 AND published_at IS NULL AND parked_at IS NULL) \
+         UPDATE uploads SET status = 'rejected', reason = $3, replaced_etag = $2, \
+             updated_at = now(), cleanup_due_at = now(), cleanup_attempts = 0 \
+         WHERE id = $1 AND status IN ('uploaded', 'processing', 'processed', 'failed') \
+         RETURNING {COLUMNS}"
+    );
+    one(db
+        .query_opt(&cached(db, &sql).await?, &[&id, &etag, &reason])
+        .await?)
+}
+
+/// Claims up to `limit` terminal uploads whose storage cleanup is due, pushing the due time
+/// `lease_secs` ahead so no other replica takes them meanwhile.
+pub async fn claim_cleanup(
+    db: &impl GenericClient,
+    limit: i64,
+    lease_secs: f64,
+) -> Result<Vec<Upload>, DbError> {
+    let sql = format!(
+        "UPDATE uploads SET cleanup_due_at = now() + make_interval(secs => $2) WHERE id IN ( \
+             SELECT id FROM uploads WHERE cleanup_due_at <= now() \
+             ORDER BY cleanup_due_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
+         RETURNING {COLUMNS}"
+    );
+    let rows = db
+        .query(&cached(db, &sql).await?, &[&limit, &lease_secs])
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Storage holds nothing of the upload now. While URLs signed for it may still be used
+/// (`urls_valid_until`), it is cleaned again `recheck_secs` later; after that, never.
+pub async fn cleanup_done(
+    db: &impl GenericClient,
+    id: Uuid,
+    urls_valid_until: DateTime<Utc>,
+    recheck_secs: f64,
+) -> Result<(), DbError> {
+    let statement = cached(
+        db,
+        "UPDATE uploads SET cleanup_attempts = 0, \
+             cleanup_due_at = CASE WHEN $2 > now() THEN now() + make_interval(secs => $3) END, \
+             cleaned_at = CASE WHEN $2 > now() THEN NULL ELSE now() END \
+         WHERE id = $1",
+    )
+    .await?;
+    db.execute(&statement, &[&id, &urls_valid_until, &recheck_secs])
+        .await?;
+    Ok(())
+}
+
+/// Storage refused the cleanup: tried again after a doubling delay (at most five minutes).
+pub async fn cleanup_failed(db: &impl GenericClient, id: Uuid) -> Result<(), DbError> {
+    let statement = cached(
+        db,
+        "UPDATE uploads SET cleanup_attempts = cleanup_attempts + 1, \
+             cleanup_due_at = now() + make_interval(secs => least(300, power(2, least(cleanup_attempts, 12)))) \
+         WHERE id = $1",
+    )
+    .await?;
+    db.execute(&statement, &[&id]).await?;
+    Ok(())
+}
+
+/// Which of `keys` belong to an intent, with the multipart upload it records.
+pub async fn multipart_ids_of(
+    db: &impl GenericClient,
+    bucket: &str,
+    keys: &[String],
+) -> Result<Vec<(String, Option<String>)>, DbError> {
+    let statement = cached(
+        db,
+        "SELECT key, storage_upload_id FROM uploads WHERE bucket = $1 AND key = ANY($2)",
+    )
+    .await?;
+    let rows = db.query(&statement, &[&bucket, &keys]).await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
 /// How many uploads are in each status.

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
+use crate::domain::Upload;
 use crate::events::{self, Item, ObjectCreated};
 use crate::metrics::Metrics;
-use crate::uploads::{UploadError, Uploads};
+use crate::uploads::{ConfirmOutcome, UploadError, Uploads};
 use consumer::{Disposition, Handler};
 
 /// How one event body was handled.
@@ -117,13 +118,50 @@ impl EventIntake {
                 return Err(IntakeError::Unavailable(err));
             }
         };
+        if let ConfirmOutcome::Unchanged(upload) = &outcome
+            && upload.status.is_confirmed()
+        {
+            return self.check_replaced(upload.clone(), &created, summary).await;
+        }
         self.metrics.event(self.source, format, outcome.label());
         match outcome {
-            crate::uploads::ConfirmOutcome::Confirmed(_) => summary.confirmed += 1,
-            crate::uploads::ConfirmOutcome::Rejected(_) => summary.rejected += 1,
-            crate::uploads::ConfirmOutcome::Unchanged(_) => summary.duplicates += 1,
+            ConfirmOutcome::Confirmed(_) => summary.confirmed += 1,
+            ConfirmOutcome::Rejected(_) => summary.rejected += 1,
+            ConfirmOutcome::Unchanged(_) => summary.duplicates += 1,
         }
         Ok(())
+    }
+
+    /// An event for a confirmed upload: a duplicate, or a sign its object was replaced.
+    async fn check_replaced(
+        &self,
+        upload: Upload,
+        created: &ObjectCreated,
+        summary: &mut Summary,
+    ) -> Result<(), IntakeError> {
+        let format = created.format.as_str();
+        match self
+            .uploads
+            .check_replaced(upload, created.etag.as_deref())
+            .await
+        {
+            Ok(None) => {
+                self.metrics.event(self.source, format, "duplicate");
+                summary.duplicates += 1;
+                Ok(())
+            }
+            Ok(Some(_)) => {
+                self.metrics.event(self.source, format, "replaced");
+                self.metrics.uploads_replaced.inc();
+                summary.rejected += 1;
+                Ok(())
+            }
+            Err(err) => {
+                self.metrics.event(self.source, format, "retried");
+                tracing::warn!(key = %created.key, error = %err, "could not check a confirmed object, will retry");
+                Err(IntakeError::Unavailable(err))
+            }
+        }
     }
 }
 

@@ -55,6 +55,12 @@ pub fn encode(
         ("argsrepr", text(&python_repr(&args))),
         ("kwargsrepr", text("{}")),
         ("origin", text(origin)),
+        // Not part of Celery's protocol, and ignored by workers that do not look: the ETag of
+        // the bytes that were confirmed, so a worker can read the object `If-Match` it.
+        (
+            "upload_etag",
+            upload.etag.as_deref().map_or(AMQPValue::Void, text),
+        ),
     ] {
         headers.insert(ShortString::from(name), value);
     }

@@ -19,6 +19,8 @@ pub fn encode(task_id: Uuid, upload: &Upload, input_path: &str) -> EncodedJob {
         "bucket": upload.bucket,
         "key": upload.key,
         "size": upload.plan.size,
+        // The confirmed bytes: read the object `If-Match` this.
+        "etag": upload.etag,
         "content_type": upload.content_type,
         "filename": upload.filename,
         "title": upload.title,

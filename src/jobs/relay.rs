@@ -150,15 +150,13 @@ impl Relay {
             });
         }
         let publishing = std::time::Instant::now();
-        let outcome = match tokio::time::timeout(
-            self.confirm_timeout(),
-            self.publish_all(channel, &jobs),
-        )
-        .await
-        {
-            Ok(outcome) => outcome,
-            Err(_) => Err(RelayError::ConfirmTimeout(self.confirm_timeout())),
-        };
+        let outcome =
+            match tokio::time::timeout(self.confirm_timeout(), self.publish_all(channel, &jobs))
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Err(RelayError::ConfirmTimeout(self.confirm_timeout())),
+            };
         tracing::debug!(
             jobs = jobs.len(),
             micros = publishing.elapsed().as_micros() as u64,

@@ -11,18 +11,19 @@ use tokio::sync::Mutex;
 use super::StorageError;
 use crate::config::StorageSettings;
 
-/// Credentials are renewed this long before they expire.
-const RENEW_BEFORE: Duration = Duration::from_secs(300);
-
 #[derive(Clone, Debug)]
 pub struct StorageCredentials {
     provider: SharedCredentialsProvider,
     /// The last credentials resolved, for the POST policies we sign ourselves.
     current: Arc<Mutex<Option<Credentials>>>,
+    /// Credentials are renewed this long before they expire: a policy signed with them must
+    /// stay good for its whole lifetime.
+    renew_before: Duration,
 }
 
 impl StorageCredentials {
-    pub async fn from_settings(settings: &StorageSettings) -> Self {
+    /// `longest_use`: how long a signature made with the credentials must stay valid.
+    pub async fn from_settings(settings: &StorageSettings, longest_use: Duration) -> Self {
         let provider = if settings.access_key.is_empty() {
             let chain =
                 aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
@@ -42,6 +43,7 @@ impl StorageCredentials {
         Self {
             provider,
             current: Arc::default(),
+            renew_before: longest_use + Duration::from_secs(60),
         }
     }
 
@@ -56,7 +58,7 @@ impl StorageCredentials {
         let fresh = |credentials: &Credentials| {
             credentials
                 .expiry()
-                .is_none_or(|expiry| expiry > SystemTime::now() + RENEW_BEFORE)
+                .is_none_or(|expiry| expiry > SystemTime::now() + self.renew_before)
         };
         if let Some(credentials) = current.as_ref().filter(|c| fresh(c)) {
             return Ok(credentials.clone());

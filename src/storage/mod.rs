@@ -84,6 +84,16 @@ pub struct Storage {
     credentials: StorageCredentials,
     region: String,
     public_endpoint: String,
+    /// Single-PUT URLs carry a signed `If-None-Match: *`: storage refuses a second PUT.
+    write_once: bool,
+}
+
+/// A multipart upload storage holds, as listed.
+#[derive(Clone, Debug)]
+pub struct InProgress {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: Option<DateTime<Utc>>,
 }
 
 impl Storage {
@@ -111,7 +121,46 @@ impl Storage {
             credentials,
             region: settings.region.clone(),
             public_endpoint: settings.public_endpoint().trim_end_matches('/').to_owned(),
+            write_once: false,
         }
+    }
+
+    /// Whether single-PUT URLs are signed write-once.
+    pub fn with_write_once(mut self, write_once: bool) -> Self {
+        self.write_once = write_once;
+        self
+    }
+
+    pub fn write_once(&self) -> bool {
+        self.write_once
+    }
+
+    /// Whether storage refuses a PUT with `If-None-Match: *` over an existing object: writes a
+    /// scratch object twice, then removes it.
+    pub async fn probe_write_once(&self) -> Result<bool, StorageError> {
+        let key = format!(
+            ".upload-coordinator/write-once-probe/{}",
+            uuid::Uuid::new_v4()
+        );
+        let put = || {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .if_none_match("*")
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"probe"))
+                .send()
+        };
+        put().await?;
+        let second = put().await;
+        let _ = self.delete(&key).await;
+        Ok(match second {
+            Ok(_) => false,
+            // 412 from SeaweedFS and AWS, 304 reported from MinIO, 409 for a racing write.
+            Err(err) => err
+                .raw_response()
+                .is_some_and(|raw| matches!(raw.status().as_u16(), 304 | 409 | 412)),
+        })
     }
 
     /// Where clients find an object (path style).
@@ -182,15 +231,17 @@ impl Storage {
         length: u64,
         ttl: Duration,
     ) -> Result<PresignedUrl, StorageError> {
-        let request = self
+        let mut request = self
             .presigner
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .content_length(length as i64)
-            .presigned(presigning(ttl)?)
-            .await?;
+            .content_length(length as i64);
+        if self.write_once {
+            request = request.if_none_match("*");
+        }
+        let request = request.presigned(presigning(ttl)?).await?;
         Ok(presigned_url(&request, ttl))
     }
 
@@ -315,6 +366,55 @@ impl Storage {
             Err(SdkError::ServiceError(err)) if err.err().is_not_found() => Ok(None),
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// Removes what storage may hold of an upload: its multipart upload, then its object.
+    /// Both are idempotent: nothing there counts as done.
+    pub async fn clean(&self, key: &str, upload_id: Option<&str>) -> Result<(), StorageError> {
+        if let Some(upload_id) = upload_id {
+            self.abort_multipart(key, upload_id).await?;
+        }
+        self.delete(key).await
+    }
+
+    /// Multipart uploads in progress under `prefix`, at most `max` of them.
+    pub async fn list_in_progress(
+        &self,
+        prefix: &str,
+        max: usize,
+    ) -> Result<Vec<InProgress>, StorageError> {
+        let mut found = Vec::new();
+        let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+        while found.len() < max {
+            let page = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await?;
+            found.extend(page.uploads().iter().filter_map(|upload| {
+                Some(InProgress {
+                    key: upload.key()?.to_owned(),
+                    upload_id: upload.upload_id()?.to_owned(),
+                    initiated: upload
+                        .initiated()
+                        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                })
+            }));
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            id_marker = page.next_upload_id_marker().map(str::to_owned);
+            if key_marker.is_none() {
+                break;
+            }
+        }
+        found.truncate(max);
+        Ok(found)
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {

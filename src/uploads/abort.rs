@@ -8,8 +8,9 @@ use crate::db;
 use crate::domain::{Upload, UploadStatus};
 
 impl Uploads {
-    /// Abandons a pending upload: its multipart upload (or stray object) is removed and the
-    /// intent marked `aborted`. Aborting twice is harmless.
+    /// Abandons a pending upload: the intent is marked `aborted`, and its multipart upload (or
+    /// an object a racing complete assembled) is removed, now or by the sweepers should storage
+    /// fail. Aborting twice is harmless.
     pub async fn abort(&self, owner: &Owner, id: Uuid) -> Result<Upload, UploadError> {
         let upload = self.get(owner, id).await?;
         match upload.status {
@@ -17,14 +18,16 @@ impl Uploads {
             UploadStatus::Pending => {}
             other => return Err(UploadError::NotPending(other)),
         }
-        let client = self.db.get().await?;
-        let aborted = db::uploads::mark_abandoned(
-            &client,
-            upload.id,
-            UploadStatus::Aborted,
-            "aborted by the client",
-        )
-        .await?;
+        let aborted = {
+            let client = self.db.get().await?;
+            db::uploads::mark_abandoned(
+                &client,
+                upload.id,
+                UploadStatus::Aborted,
+                "aborted by the client",
+            )
+            .await?
+        };
         let Some(aborted) = aborted else {
             // Confirmed or ended by someone else in the meantime: report what it is now.
             let now = self.get(owner, id).await?;
@@ -33,10 +36,7 @@ impl Uploads {
                 other => Err(UploadError::NotPending(other)),
             };
         };
-        match &upload.storage_upload_id {
-            Some(upload_id) => self.storage.abort_multipart(&upload.key, upload_id).await?,
-            None => self.storage.delete(&upload.key).await?,
-        }
+        self.clean_now(&aborted).await;
         tracing::info!(upload_id = %upload.id, "upload aborted");
         Ok(aborted)
     }

@@ -38,6 +38,11 @@ impl ConfirmOutcome {
     }
 }
 
+/// An ETag without the quotes HTTP puts around it.
+fn unquoted(etag: &str) -> &str {
+    etag.trim().trim_matches('"')
+}
+
 /// Why an object does not match its intent, if it does not.
 fn mismatch(upload: &Upload, object: &ObjectInfo) -> Option<String> {
     if object.size != upload.plan.size {
@@ -82,7 +87,8 @@ impl Uploads {
                     .await?;
             return match rejected {
                 Some(rejected) => {
-                    self.storage.delete(&upload.key).await?;
+                    drop(client);
+                    self.clean_now(&rejected).await;
                     tracing::warn!(upload_id = %upload.id, %reason, "rejected upload");
                     Ok(ConfirmOutcome::Rejected(rejected))
                 }
@@ -104,6 +110,44 @@ impl Uploads {
         self.relay_wake.notify_one();
         tracing::info!(upload_id = %upload.id, size = upload.plan.size, "upload confirmed");
         Ok(ConfirmOutcome::Confirmed(confirmed))
+    }
+
+    /// A storage event named a confirmed upload's object with `event_etag`. Should storage
+    /// now hold other bytes there (the POST-policy path cannot be made write-once), the upload
+    /// is flagged: `rejected` with the reason, its job withheld if not published yet, the
+    /// object removed. Returns the flagged upload, if it was. The event alone proves nothing:
+    /// storage is asked.
+    pub async fn check_replaced(
+        &self,
+        upload: Upload,
+        event_etag: Option<&str>,
+    ) -> Result<Option<Upload>, UploadError> {
+        let Some(recorded) = upload.etag.as_deref().map(unquoted) else {
+            return Ok(None);
+        };
+        if event_etag.map(unquoted) == Some(recorded) {
+            return Ok(None);
+        }
+        let Some(object) = self.storage.head(&upload.key).await? else {
+            return Ok(None);
+        };
+        let now = object.etag.as_deref().map(unquoted);
+        if now == Some(recorded) && object.size == upload.plan.size {
+            return Ok(None);
+        }
+        let reason = format!(
+            "the object was replaced after it was confirmed (ETag {recorded}, now {})",
+            now.unwrap_or("unknown")
+        );
+        let flagged = {
+            let client = self.db.get().await?;
+            db::uploads::mark_replaced(&client, upload.id, now, &reason).await?
+        };
+        if let Some(flagged) = &flagged {
+            tracing::error!(upload_id = %upload.id, %reason, "confirmed upload replaced in storage");
+            self.clean_now(flagged).await;
+        }
+        Ok(flagged)
     }
 
     /// Confirms the upload storing `bucket`/`key`, as a storage event names it.

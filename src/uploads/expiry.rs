@@ -28,18 +28,16 @@ impl Uploads {
             Err(UploadError::ObjectMissing) => {}
             Err(err) => return Err(err),
         }
-        let client = self.db.get().await?;
         let reason = format!("not completed before {}", upload.expires_at.to_rfc3339());
-        let expired =
-            db::uploads::mark_abandoned(&client, upload.id, UploadStatus::Expired, &reason).await?;
-        if expired.is_none() {
+        let expired = {
+            let client = self.db.get().await?;
+            db::uploads::mark_abandoned(&client, upload.id, UploadStatus::Expired, &reason).await?
+        };
+        let Some(expired) = expired else {
             return Ok(ExpiryOutcome::Unchanged);
-        }
-        if let Some(upload_id) = &upload.storage_upload_id {
-            self.storage.abort_multipart(&upload.key, upload_id).await?;
-        }
-        // A complete that raced us may have assembled the object after all.
-        self.storage.delete(&upload.key).await?;
+        };
+        // The multipart upload, and an object a racing complete may have assembled after all.
+        self.clean_now(&expired).await;
         tracing::info!(upload_id = %upload.id, "upload expired");
         Ok(ExpiryOutcome::Expired)
     }

@@ -2,6 +2,7 @@
 //! the API layers (native, and later Uppy-compatible) call these.
 
 mod abort;
+mod cleanup;
 mod complete;
 mod confirm;
 mod error;
@@ -9,6 +10,7 @@ mod expiry;
 mod listing;
 mod results;
 
+pub use cleanup::CleanupSweep;
 pub use confirm::ConfirmOutcome;
 pub use error::UploadError;
 pub use expiry::ExpiryOutcome;
@@ -177,6 +179,7 @@ impl Uploads {
         };
         let client = self.db.get().await?;
         if let Err(err) = db::uploads::insert(&client, &upload).await {
+            drop(client);
             if let Some(upload_id) = &upload.storage_upload_id
                 && let Err(abort) = self.storage.abort_multipart(&upload.key, upload_id).await
             {

@@ -178,20 +178,51 @@ async fn a_session_makes_at_most_its_uploads() {
             .json(&declaration())
             .send()
     };
-    // A refused declaration does not use up the session's upload.
+    // A declaration the use case refuses (counted, then given back) leaves the upload unused.
     let refused = app
         .http
         .post(format!("{endpoint}/s3/multipart"))
-        .json(&json!({"filename": "a.mp4", "type": "video/mp4", "metadata": {}}))
+        .json(&json!({"filename": "a.png", "type": "image/png", "metadata": {"size": 10}}))
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(
+        refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unsupported-content-type",
+    )
+    .await;
     assert_eq!(create().await.unwrap().status(), StatusCode::OK);
     let before = app.fingerprint().await;
     let over = create().await.unwrap();
     assert_error(over, StatusCode::FORBIDDEN, "session-upload-limit").await;
     assert_eq!(app.fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn an_owner_has_at_most_the_allowed_active_sessions() {
+    let app = crate::helpers::spawn_app_with(&["--max-sessions-per-owner=2"]).await;
+    mint(&app, json!({}), None).await;
+    let second = mint(&app, json!({}), None).await;
+    let over = app
+        .http
+        .post(app.url("/api/uppy-sessions"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(over.headers().contains_key("retry-after"));
+    assert_error(over, StatusCode::TOO_MANY_REQUESTS, "too-many-sessions").await;
+    let id = second["id"].as_str().unwrap();
+    let revoked = app
+        .http
+        .delete(app.url(&format!("/api/uppy-sessions/{id}")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    mint(&app, json!({}), None).await;
 }
 
 #[tokio::test]
@@ -202,6 +233,29 @@ async fn the_session_cookie_is_secure_behind_an_https_public_url() {
         .post(app.url("/api/uppy-sessions"))
         .bearer_auth(&app.token)
         .header("x-forwarded-host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["companion_endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://uploads.example/uppy/")
+    );
+
+    let behind_proxy = crate::helpers::spawn_app_with(&["--trust-forwarded-headers=true"]).await;
+    let response = behind_proxy
+        .http
+        .post(behind_proxy.url("/api/uppy-sessions"))
+        .bearer_auth(&behind_proxy.token)
+        .header("x-forwarded-host", "uploads.example")
+        .header("x-forwarded-proto", "https")
         .send()
         .await
         .unwrap();
