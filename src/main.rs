@@ -25,6 +25,11 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Processing jobs parked after their last publish attempt: list them, or send them again.
+    Jobs {
+        #[command(subcommand)]
+        action: JobsAction,
+    },
     /// Print an HS256 access token signed with UC_JWT_SECRET (for local use and tests).
     Token {
         /// Owner of the uploads made with the token (the platform puts the user's email here).
@@ -39,6 +44,21 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum JobsAction {
+    /// List parked jobs, oldest first.
+    Parked {
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Make parked jobs due again, with fresh attempts (the relays publish them at once).
+    Replay {
+        /// Only the job of this upload (default: every parked job).
+        #[arg(long)]
+        upload: Option<uuid::Uuid>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -48,19 +68,43 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", api::openapi_json());
         return Ok(());
     }
-    let settings = cli.settings.resolve()?;
     match command {
         Command::Serve => {
-            let app = Application::build(settings).await?;
+            let app = Application::build(cli.settings.resolve()?).await?;
             app.run_until(shutdown_signal()).await?;
         }
         Command::Openapi => unreachable!("printed above"),
         Command::Migrate => {
+            let settings = cli.settings.resolve_database()?;
             let pool = db::pool(&settings.database)?;
             let applied = db::migrate(&pool).await.context("migration failed")?;
             println!("applied {applied} migration(s)");
         }
+        Command::Jobs { action } => {
+            let settings = cli.settings.resolve_database()?;
+            let pool = db::pool(&settings.database)?;
+            let client = pool.get().await.context("cannot reach PostgreSQL")?;
+            match action {
+                JobsAction::Parked { limit } => {
+                    for job in db::outbox::list_parked(&client, limit).await? {
+                        println!(
+                            "{}\t{}\tparked {}\t{} attempts\t{}",
+                            job.upload_id,
+                            job.task_id,
+                            job.parked_at.to_rfc3339(),
+                            job.attempts,
+                            job.last_error.unwrap_or_default()
+                        );
+                    }
+                }
+                JobsAction::Replay { upload } => {
+                    let replayed = db::outbox::replay_parked(&client, upload).await?;
+                    println!("{replayed} job(s) due again");
+                }
+            }
+        }
         Command::Token { sub, ttl, user_id } => {
+            let settings = cli.settings.resolve_token_signing()?;
             let auth = Authenticator::new(&settings.auth)?;
             println!("{}", auth.issue(&sub, user_id, ttl)?);
         }

@@ -78,3 +78,49 @@ impl Supervisor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_that_panics_is_reported_and_started_again() {
+        let health = Arc::new(Health::default());
+        let metrics = Arc::new(Metrics::new());
+        let (stop, stopped) = watch::channel(false);
+        let mut supervisor = Supervisor::new(health.clone(), metrics.clone(), stopped);
+        let starts = Arc::new(AtomicU32::new(0));
+        let counted = starts.clone();
+        supervisor.spawn("flaky", move |mut stopped| {
+            let counted = counted.clone();
+            async move {
+                if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("first run fails");
+                }
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while starts.load(Ordering::SeqCst) < 2 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(starts.load(Ordering::SeqCst), 2, "started again");
+        assert_eq!(
+            metrics
+                .background_restarts
+                .with_label_values(&["flaky"])
+                .get(),
+            1
+        );
+        assert!(health.snapshot().background, "up again once restarted");
+        let _ = stop.send(true);
+        supervisor.join(Duration::from_secs(1)).await;
+        assert_eq!(
+            starts.load(Ordering::SeqCst),
+            2,
+            "not restarted after shutdown"
+        );
+    }
+}

@@ -4,13 +4,13 @@
 #[path = "support/mod.rs"]
 mod helpers;
 
-use std::process::Command;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use helpers::faults::BrokerStopped;
 use helpers::process::{ServiceProcess, free_port};
 use helpers::{Prepared, payload, spawn_app};
 
@@ -72,30 +72,6 @@ fn prepared_again(app: &helpers::TestApp) -> Prepared {
     }
 }
 
-/// Restarts RabbitMQ's application on drop, so a failing test never leaves it stopped.
-struct BrokerStopped;
-
-fn rabbitmqctl(action: &str) {
-    let status = Command::new("rabbitmqctl")
-        .arg(action)
-        .status()
-        .expect("rabbitmqctl is installed with RabbitMQ");
-    assert!(status.success(), "rabbitmqctl {action}");
-}
-
-impl BrokerStopped {
-    fn stop() -> Self {
-        rabbitmqctl("stop_app");
-        Self
-    }
-}
-
-impl Drop for BrokerStopped {
-    fn drop(&mut self) {
-        rabbitmqctl("start_app");
-    }
-}
-
 #[tokio::test]
 async fn a_rabbitmq_restart_delays_jobs_and_events_but_loses_none() {
     let _serial = ONE_AT_A_TIME.lock().await;
@@ -106,6 +82,26 @@ async fn a_rabbitmq_restart_delays_jobs_and_events_but_loses_none() {
     app.put_part(&during["parts"][0], data.clone()).await;
 
     let outage = BrokerStopped::stop();
+    // Readiness names the broker while it is away.
+    let readiness = helpers::wait_for(
+        "readiness to report RabbitMQ down",
+        Duration::from_secs(15),
+        || async {
+            let response = app.http.get(app.url("/readyz")).send().await.ok()?;
+            (response.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(response)
+        },
+    )
+    .await;
+    let body: Value = readiness.json().await.unwrap();
+    assert_eq!(body["broker"], false, "{body}");
+    assert!(
+        body["down"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d.as_str().unwrap().contains("rabbitmq")),
+        "{body}"
+    );
     // Confirmation needs only PostgreSQL and storage: the job waits in the outbox.
     let completed = app.complete(&during_id, None).await;
     assert_eq!(completed.status(), StatusCode::OK);
@@ -116,8 +112,13 @@ async fn a_rabbitmq_restart_delays_jobs_and_events_but_loses_none() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     drop(outage);
 
-    // Publishing resumes on its own.
+    // Publishing resumes on its own, and readiness with it.
     app.wait_for_status(&during_id, &["processing"]).await;
+    helpers::wait_for("readiness again", Duration::from_secs(15), || async {
+        let response = app.http.get(app.url("/readyz")).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
     // And so does consuming storage events.
     let after = app.declare(data.len()).await;
     let after_id = after["id"].as_str().unwrap().to_owned();

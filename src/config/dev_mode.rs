@@ -39,6 +39,30 @@ impl Settings {
         Ok(self)
     }
 
+    /// For commands that only need the database (`migrate`, `jobs`).
+    pub fn resolve_database(mut self) -> Result<Self, ConfigError> {
+        if self.http.dev_mode {
+            self.fill_development_defaults();
+        }
+        if self.database.url.expose().is_empty() {
+            return invalid(
+                "UC_DATABASE_URL is required (or UC_DEV_MODE=true for the local stack)",
+            );
+        }
+        Ok(self)
+    }
+
+    /// For `token`, which only signs with the HS256 secret.
+    pub fn resolve_token_signing(mut self) -> Result<Self, ConfigError> {
+        if self.http.dev_mode {
+            self.fill_development_defaults();
+        }
+        if self.auth.secret.expose().is_empty() {
+            return invalid("UC_JWT_SECRET is required (or UC_DEV_MODE=true for the local stack)");
+        }
+        Ok(self)
+    }
+
     fn fill_development_defaults(&mut self) {
         if self.auth.algorithm == JwtAlgorithm::Hs256 {
             fill(&mut self.auth.secret, defaults::JWT_SECRET);

@@ -8,6 +8,7 @@ mod auth;
 mod celery_worker;
 mod demo_page;
 mod health;
+mod integrity;
 mod listing;
 mod multipart;
 mod openapi;

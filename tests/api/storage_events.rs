@@ -8,28 +8,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{assert_error, payload, spawn_app, wait_for, webhook_hub};
 
-/// A MinIO AMQP/webhook record for `key` (form-URL-encoded in `s3.object.key`, as MinIO does).
 fn minio_event(bucket: &str, key: &str, size: usize) -> Value {
-    let encoded = key.replace('/', "%2F");
-    json!({
-        "EventName": "s3:ObjectCreated:Put",
-        "Key": format!("{bucket}/{key}"),
-        "Records": [{
-            "eventVersion": "2.0",
-            "eventSource": "minio:s3",
-            "awsRegion": "",
-            "eventTime": "2026-11-28T10:00:00.000Z",
-            "eventName": "s3:ObjectCreated:Put",
-            "userIdentity": {"principalId": "uc-dev-access"},
-            "s3": {
-                "s3SchemaVersion": "1.0",
-                "configurationId": "Config",
-                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "uc-dev-access"}, "arn": format!("arn:aws:s3:::{bucket}")},
-                "object": {"key": encoded, "size": size, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "contentType": "video/mp4", "userMetadata": {"content-type": "video/mp4"}, "sequencer": "1797C5B5C7A5D3E0"}
-            },
-            "source": {"host": "127.0.0.1", "port": "", "userAgent": "MinIO (linux; amd64)"}
-        }]
-    })
+    crate::helpers::minio_event(bucket, key, size, "d41d8cd98f00b204e9800998ecf8427e")
 }
 
 #[tokio::test]

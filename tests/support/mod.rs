@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the support code
 
 pub mod amqp;
+pub mod faults;
 pub mod process;
 pub mod webhook_hub;
 
@@ -315,6 +316,11 @@ where
 impl TestApp {
     /// Another replica of this app: same database, same RabbitMQ names, its own port.
     pub async fn spawn_replica(&self) -> String {
+        self.spawn_replica_with(&[]).await
+    }
+
+    /// A second app on this app's database and broker names, with `extra` flags.
+    pub async fn spawn_replica_with(&self, extra: &[&str]) -> String {
         let stack = Stack::from_env();
         let prepared = Prepared {
             database_url: stack.database_url(&self.database),
@@ -322,14 +328,25 @@ impl TestApp {
             database: self.database.clone(),
             names: self.names.clone(),
         };
-        let settings = Settings::from_flags(prepared.flags(&["--listen=127.0.0.1:0"]))
-            .expect("valid test settings");
+        let mut flags = prepared.flags(&["--listen=127.0.0.1:0"]);
+        flags.extend(extra.iter().map(|s| s.to_string()));
+        let settings = Settings::from_flags(flags).expect("valid test settings");
         let replica = Application::build(settings)
             .await
             .expect("the replica starts");
         let address = format!("http://{}", replica.local_addr());
         tokio::spawn(replica.run_until(std::future::pending()));
         address
+    }
+
+    /// Waits until `/readyz` answers 200: the background work is connected (and has declared
+    /// its RabbitMQ topology).
+    pub async fn wait_ready(&self) {
+        wait_for("the app to be ready", Duration::from_secs(20), || async {
+            let response = self.http.get(self.url("/readyz")).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await;
     }
 
     /// Waits until the upload's status is one of `statuses`; returns the upload.
@@ -591,6 +608,30 @@ impl TestApp {
 }
 
 /// Asserts a JSON error response with this status and code.
+/// A MinIO AMQP/webhook record for `key` (form-URL-encoded in `s3.object.key`, as MinIO does).
+pub fn minio_event(bucket: &str, key: &str, size: usize, etag: &str) -> Value {
+    let encoded = key.replace('/', "%2F");
+    json!({
+        "EventName": "s3:ObjectCreated:Put",
+        "Key": format!("{bucket}/{key}"),
+        "Records": [{
+            "eventVersion": "2.0",
+            "eventSource": "minio:s3",
+            "awsRegion": "",
+            "eventTime": "2026-11-28T10:00:00.000Z",
+            "eventName": "s3:ObjectCreated:Put",
+            "userIdentity": {"principalId": "uc-dev-access"},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "Config",
+                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "uc-dev-access"}, "arn": format!("arn:aws:s3:::{bucket}")},
+                "object": {"key": encoded, "size": size, "eTag": etag, "contentType": "video/mp4", "userMetadata": {"content-type": "video/mp4"}, "sequencer": "1797C5B5C7A5D3E0"}
+            },
+            "source": {"host": "127.0.0.1", "port": "", "userAgent": "MinIO (linux; amd64)"}
+        }]
+    })
+}
+
 pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status for expected code {code}");
     let body: Value = response.json().await.expect("a JSON error body");
