@@ -251,7 +251,7 @@ async fn write_once(settings: &Settings, storage: &Storage) -> bool {
             );
             false
         }
-        WriteOnce::Auto => match storage.probe_write_once().await {
+        WriteOnce::Auto => match storage.probe_write_once(&settings.policy.key_prefix).await {
             Ok(true) => {
                 tracing::info!(
                     "storage refuses a second PUT with If-None-Match: single-PUT uploads are write-once"

@@ -9,10 +9,11 @@ use tokio::sync::Notify;
 use crate::app::AppState;
 use crate::config::Settings;
 use crate::db;
+use crate::health::Part;
 use crate::intake::EventIntake;
 use crate::intake::consumer::{Consumer, RetryLimits};
 use crate::intake::results::ResultIntake;
-use crate::jobs::relay::Relay;
+use crate::jobs::relay::{RELAY_BROKER_USER, Relay};
 use crate::jobs::{JobEncoder, topology};
 use crate::supervisor::Supervisor;
 use crate::sweeper::Sweeper;
@@ -23,12 +24,15 @@ pub fn start(
     relay_wake: Arc<Notify>,
     supervisor: &mut Supervisor,
 ) {
+    // Not ready until each RabbitMQ user has connected (and declared its topology).
+    let connecting = |user| state.health.down(Part::Broker(user), "not connected yet");
     if settings.jobs.relay {
         let url = settings.database.url.clone();
         let wake = relay_wake.clone();
         supervisor.spawn("outbox-listen", move |stopped| {
             db::listen::wake_on_notify(url.clone(), db::outbox::CHANNEL, wake.clone(), stopped)
         });
+        connecting(RELAY_BROKER_USER);
         let relay = Arc::new(Relay {
             db: state.db.clone(),
             broker_url: settings.broker.url.clone(),
@@ -49,6 +53,7 @@ pub fn start(
     };
     if settings.events.amqp {
         let events = settings.events.clone();
+        connecting("storage-events");
         let consumer = Arc::new(Consumer {
             name: "storage-events",
             url: settings.broker.url.clone(),
@@ -76,6 +81,7 @@ pub fn start(
     }
     if !settings.jobs.results_queue.is_empty() {
         let queue = settings.jobs.results_queue.clone();
+        connecting("results");
         let consumer = Arc::new(Consumer {
             name: "results",
             url: settings.broker.url.clone(),

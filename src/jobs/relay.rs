@@ -25,7 +25,9 @@ use crate::metrics::Metrics;
 const BATCH: i64 = 100;
 /// How long a claim outlives the confirm timeout: past it, another relay may take the job.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
-const BROKER: Part = Part::Broker("outbox relay");
+/// How the relay's RabbitMQ connection is named in readiness.
+pub const RELAY_BROKER_USER: &str = "outbox relay";
+const BROKER: Part = Part::Broker(RELAY_BROKER_USER);
 
 #[derive(Debug, thiserror::Error)]
 enum RelayError {

@@ -136,10 +136,11 @@ impl Storage {
     }
 
     /// Whether storage refuses a PUT with `If-None-Match: *` over an existing object: writes a
-    /// scratch object twice, then removes it.
-    pub async fn probe_write_once(&self) -> Result<bool, StorageError> {
+    /// scratch object under `prefix` (where our credentials may write) twice, then removes it.
+    pub async fn probe_write_once(&self, prefix: &str) -> Result<bool, StorageError> {
         let key = format!(
-            ".upload-coordinator/write-once-probe/{}",
+            "{}/.write-once-probe/{}",
+            prefix.trim_matches('/'),
             uuid::Uuid::new_v4()
         );
         let put = || {

@@ -86,4 +86,15 @@ async fn a_real_celery_worker_runs_the_job_and_its_report_marks_the_upload_proce
         .unwrap()
         .get(0);
     assert_eq!(correlation, task_id.to_string());
+    let etag: String = app
+        .db
+        .query_one("SELECT etag FROM uploads WHERE id = $1::text::uuid", &[&id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        calls[0][3],
+        etag.as_str(),
+        "the worker reads the confirmed ETag"
+    );
 }

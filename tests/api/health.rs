@@ -8,11 +8,16 @@ async fn probes_report_a_live_and_ready_service() {
     let app = spawn_app().await;
     let live = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(live.status(), StatusCode::OK);
+    // Ready once the background work has connected to RabbitMQ (503 until then).
+    app.wait_ready().await;
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["database"], true);
     assert_eq!(body["storage"], true);
+    assert_eq!(body["broker"], true);
+    assert_eq!(body["background"], true);
+    assert_eq!(body["down"], serde_json::json!([]));
 }
 
 #[tokio::test]

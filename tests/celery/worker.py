@@ -1,6 +1,7 @@
 """A stand-in for the platform's Celery worker: the same task name, queue topology and settings
-(JSON, late acks, prefetch 1). Each call is appended to WORKER_RECORD and reported back to the
-coordinator's internal endpoint as processed."""
+(JSON, late acks, prefetch 1). Each call is appended to WORKER_RECORD (with the confirmed ETag
+the message carries in its `upload_etag` header) and reported back to the coordinator's internal
+endpoint as processed."""
 
 import json
 import os
@@ -30,10 +31,11 @@ app.conf.update(
 )
 
 
-@app.task(name="tasks.process_video.run")
-def run(video_id, input_path, correlation_id):
+@app.task(name="tasks.process_video.run", bind=True)
+def run(self, video_id, input_path, correlation_id):
+    etag = getattr(self.request, "upload_etag", None)
     with open(os.environ["WORKER_RECORD"], "a", encoding="utf-8") as record:
-        record.write(json.dumps([video_id, input_path, correlation_id]) + "\n")
+        record.write(json.dumps([video_id, input_path, correlation_id, etag]) + "\n")
     report = json.dumps({"status": "processed", "output_location": input_path + ".processed.mp4"})
     request = urllib.request.Request(
         f"{os.environ['COORDINATOR_URL']}/api/internal/uploads/{video_id}/result",
