@@ -11,10 +11,10 @@ use crate::config::Settings;
 use crate::db;
 use crate::health::Part;
 use crate::intake::EventIntake;
-use crate::intake::consumer::{Consumer, RetryLimits};
+use crate::intake::consumer::{Consumer, ConsumerTopology, Handler, RetryLimits};
 use crate::intake::results::ResultIntake;
+use crate::jobs::JobEncoder;
 use crate::jobs::relay::{RELAY_BROKER_USER, Relay};
-use crate::jobs::{JobEncoder, topology};
 use crate::supervisor::Supervisor;
 use crate::sweeper::Sweeper;
 
@@ -51,63 +51,37 @@ pub fn start(
         max_attempts: settings.broker.consumer_max_attempts,
         base_delay: Duration::from_millis(settings.broker.consumer_retry_base_ms),
     };
+    let consumer = |name, queue: &str, topology, prefetch| Consumer {
+        name,
+        url: settings.broker.url.clone(),
+        queue: queue.to_owned(),
+        topology,
+        prefetch,
+        handler: (),
+        retry,
+        health: state.health.clone(),
+        metrics: state.metrics.clone(),
+    };
     if settings.events.amqp {
-        let events = settings.events.clone();
+        let events = &settings.events;
         connecting("storage-events");
-        let consumer = Arc::new(Consumer {
-            name: "storage-events",
-            url: settings.broker.url.clone(),
-            queue: events.queue.clone(),
-            prefetch: events.prefetch,
-            handler: EventIntake::new(state.uploads.clone(), state.metrics.clone(), "amqp"),
-            retry,
-            health: state.health.clone(),
-            metrics: state.metrics.clone(),
-        });
-        supervisor.spawn("storage-events", move |stopped| {
-            let consumer = consumer.clone();
-            let events = events.clone();
-            async move {
-                let declare = move |channel| {
-                    let events = events.clone();
-                    async move {
-                        topology::declare_events(&channel, &events).await?;
-                        Ok(channel)
-                    }
-                };
-                consumer.run(declare, stopped).await
-            }
-        });
+        let topology = ConsumerTopology::StorageEvents(events.clone());
+        let intake = EventIntake::new(state.uploads.clone(), state.metrics.clone(), "amqp");
+        let events = consumer("storage-events", &events.queue, topology, events.prefetch);
+        spawn_consumer(supervisor, events.with_handler(intake));
     }
     if !settings.jobs.results_queue.is_empty() {
-        let queue = settings.jobs.results_queue.clone();
         connecting("results");
-        let consumer = Arc::new(Consumer {
-            name: "results",
-            url: settings.broker.url.clone(),
-            queue: queue.clone(),
-            prefetch: 16,
-            handler: ResultIntake {
-                uploads: state.uploads.clone(),
-            },
-            retry,
-            health: state.health.clone(),
-            metrics: state.metrics.clone(),
-        });
-        supervisor.spawn("results", move |stopped| {
-            let consumer = consumer.clone();
-            let queue = queue.clone();
-            async move {
-                let declare = move |channel| {
-                    let queue = queue.clone();
-                    async move {
-                        topology::declare_results(&channel, &queue).await?;
-                        Ok(channel)
-                    }
-                };
-                consumer.run(declare, stopped).await
-            }
-        });
+        let results = consumer(
+            "results",
+            &settings.jobs.results_queue,
+            ConsumerTopology::Results,
+            RESULTS_PREFETCH,
+        );
+        let intake = ResultIntake {
+            uploads: state.uploads.clone(),
+        };
+        spawn_consumer(supervisor, results.with_handler(intake));
     }
     if settings.sweeper.enabled {
         let sweeper = Arc::new(Sweeper {
@@ -121,4 +95,16 @@ pub fn start(
             async move { sweeper.run(stopped).await }
         });
     }
+}
+
+/// Worker results handled at once.
+const RESULTS_PREFETCH: u16 = 16;
+
+fn spawn_consumer<H: Handler>(supervisor: &mut Supervisor, consumer: Consumer<H>) {
+    let name = consumer.name;
+    let consumer = Arc::new(consumer);
+    supervisor.spawn(name, move |stopped| {
+        let consumer = consumer.clone();
+        async move { consumer.run(stopped).await }
+    });
 }

@@ -20,8 +20,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::broker::{self, Backoff};
-use crate::config::Secret;
+use crate::config::{EventSettings, Secret};
 use crate::health::{Health, Part};
+use crate::jobs::topology;
 use crate::metrics::Metrics;
 
 /// What to do with a message once handled.
@@ -60,10 +61,20 @@ impl RetryLimits {
     }
 }
 
+/// What a consumer declares on every connection before it consumes.
+#[derive(Clone, Debug)]
+pub enum ConsumerTopology {
+    /// The storage events exchange, our queue bound to it, and its dead-letter queue.
+    StorageEvents(EventSettings),
+    /// The results queue and its dead-letter queue.
+    Results,
+}
+
 pub struct Consumer<H> {
     pub name: &'static str,
     pub url: Secret,
     pub queue: String,
+    pub topology: ConsumerTopology,
     pub prefetch: u16,
     pub handler: H,
     pub retry: RetryLimits,
@@ -87,20 +98,40 @@ fn attempts_so_far(delivery: &Delivery) -> u32 {
         .unwrap_or(0)
 }
 
+impl Consumer<()> {
+    /// The same consumer, handing its messages to `handler`.
+    pub fn with_handler<H: Handler>(self, handler: H) -> Consumer<H> {
+        Consumer {
+            name: self.name,
+            url: self.url,
+            queue: self.queue,
+            topology: self.topology,
+            prefetch: self.prefetch,
+            handler,
+            retry: self.retry,
+            health: self.health,
+            metrics: self.metrics,
+        }
+    }
+}
+
 impl<H: Handler> Consumer<H> {
-    /// Consumes until `shutdown` turns true; `declare` (re)creates the topology on every
-    /// connection.
-    pub async fn run<D, F>(&self, declare: D, mut shutdown: watch::Receiver<bool>)
-    where
-        D: Fn(Channel) -> F,
-        F: Future<Output = Result<Channel, lapin::Error>>,
-    {
+    /// Consumes until `shutdown` turns true, declaring the topology on every connection.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = Backoff::default();
         let part = Part::Broker(self.name);
         while !*shutdown.borrow() {
             let result = async {
                 let connection = broker::connect(&self.url, self.name).await?;
-                let channel = declare(connection.create_channel().await?).await?;
+                let channel = connection.create_channel().await?;
+                match &self.topology {
+                    ConsumerTopology::StorageEvents(events) => {
+                        topology::declare_events(&channel, events).await?
+                    }
+                    ConsumerTopology::Results => {
+                        topology::declare_results(&channel, &self.queue).await?
+                    }
+                }
                 channel
                     .basic_qos(self.prefetch, BasicQosOptions::default())
                     .await?;

@@ -225,65 +225,46 @@ async fn an_owner_has_at_most_the_allowed_active_sessions() {
     mint(&app, json!({}), None).await;
 }
 
-#[tokio::test]
-async fn the_session_cookie_is_secure_behind_an_https_public_url() {
-    let app = crate::helpers::spawn_app_with(&["--public-url=https://uploads.example"]).await;
-    let response = app
+/// Mints a session with the proxy headers given; returns its cookie and endpoint.
+async fn mint_behind_proxy(app: &TestApp, forwarded: &[(&str, &str)]) -> (String, String) {
+    let mut request = app
         .http
         .post(app.url("/api/uppy-sessions"))
-        .bearer_auth(&app.token)
-        .header("x-forwarded-host", "attacker.example")
-        .send()
-        .await
-        .unwrap();
+        .bearer_auth(&app.token);
+    for (name, value) in forwarded {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
     let cookie = response.headers()["set-cookie"]
         .to_str()
         .unwrap()
         .to_owned();
-    assert!(cookie.contains("; Secure"), "{cookie}");
     let body: Value = response.json().await.unwrap();
-    assert!(
-        body["companion_endpoint"]
-            .as_str()
-            .unwrap()
-            .starts_with("https://uploads.example/uppy/")
-    );
+    let endpoint = body["companion_endpoint"].as_str().unwrap().to_owned();
+    (cookie, endpoint)
+}
 
-    let behind_proxy = crate::helpers::spawn_app_with(&["--trust-forwarded-headers=true"]).await;
-    let response = behind_proxy
-        .http
-        .post(behind_proxy.url("/api/uppy-sessions"))
-        .bearer_auth(&behind_proxy.token)
-        .header("x-forwarded-host", "uploads.example")
-        .header("x-forwarded-proto", "https")
-        .send()
-        .await
-        .unwrap();
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+#[tokio::test]
+async fn the_session_cookie_is_secure_behind_an_https_public_url() {
+    let https = "https://uploads.example/uppy/";
+    let configured =
+        crate::helpers::spawn_app_with(&["--public-url=https://uploads.example"]).await;
+    let (cookie, endpoint) =
+        mint_behind_proxy(&configured, &[("x-forwarded-host", "attacker.example")]).await;
     assert!(cookie.contains("; Secure"), "{cookie}");
-    let body: Value = response.json().await.unwrap();
-    assert!(
-        body["companion_endpoint"]
-            .as_str()
-            .unwrap()
-            .starts_with("https://uploads.example/uppy/")
-    );
+    assert!(endpoint.starts_with(https), "{endpoint}");
 
-    let untrusted = spawn_app().await;
-    let body: Value = untrusted
-        .http
-        .post(untrusted.url("/api/uppy-sessions"))
-        .bearer_auth(&untrusted.token)
-        .header("x-forwarded-host", "attacker.example")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let endpoint = body["companion_endpoint"].as_str().unwrap();
-    assert!(!endpoint.contains("attacker"), "{endpoint}");
+    let trusting = crate::helpers::spawn_app_with(&["--trust-forwarded-headers=true"]).await;
+    let forwarded = [
+        ("x-forwarded-host", "uploads.example"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let (cookie, endpoint) = mint_behind_proxy(&trusting, &forwarded).await;
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(endpoint.starts_with(https), "{endpoint}");
+
+    let untrusting = spawn_app().await;
+    let (cookie, endpoint) = mint_behind_proxy(&untrusting, &forwarded).await;
+    assert!(!cookie.contains("; Secure"), "{cookie}");
+    assert!(!endpoint.contains("uploads.example"), "{endpoint}");
 }

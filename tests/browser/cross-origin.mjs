@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
-import { MIB, STEP_TIMEOUT, fileInput, launch, log, videoFile, watchProblems } from './lib.mjs'
+import { MIB, STEP_TIMEOUT, fileInput, launch, log, reportFailure, videoFile, watchProblems } from './lib.mjs'
 
 const [pageUrl, outDirArg] = process.argv.slice(2)
 if (!pageUrl || !outDirArg) {
@@ -54,14 +54,7 @@ try {
   await page.screenshot({ path: join(outDir, 'cross-origin.png'), fullPage: true })
   console.log(`RESULT ${JSON.stringify({ uploads })}`)
 } catch (error) {
-  console.error(`[browser] failed: ${error.stack ?? error}`)
-  for (const problem of problems) console.error(`[browser] ${problem}`)
-  if (page) {
-    const shot = join(outDir, 'cross-origin-failure.png')
-    await page.screenshot({ path: shot, fullPage: true }).catch(() => {})
-    console.error(`[browser] screenshot of the failure: ${shot}`)
-  }
-  process.exitCode = 1
+  await reportFailure(error, page, problems, join(outDir, 'cross-origin-failure.png'))
 } finally {
   await context?.close()
   rmSync(scratch, { recursive: true, force: true })

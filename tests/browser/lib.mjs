@@ -60,3 +60,14 @@ export function videoFile(dir, { name, size }) {
   writeFileSync(path, randomBytes(size))
   return path
 }
+
+/** Says why a run failed, with the page's own errors and a screenshot; sets the exit code. */
+export async function reportFailure(error, page, problems, screenshotPath) {
+  console.error(`[browser] failed: ${error.stack ?? error}`)
+  for (const problem of problems) console.error(`[browser] ${problem}`)
+  if (page) {
+    await page.screenshot({ path: screenshotPath, fullPage: true }).catch(() => {})
+    console.error(`[browser] screenshot of the failure: ${screenshotPath}`)
+  }
+  process.exitCode = 1
+}

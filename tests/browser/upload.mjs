@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
-import { MIB, STEP_TIMEOUT, fileInput, launch, log, seconds, videoFile, watchProblems } from './lib.mjs'
+import { MIB, STEP_TIMEOUT, fileInput, launch, log, reportFailure, seconds, videoFile, watchProblems } from './lib.mjs'
 
 const [baseUrl, outDirArg, email = 'ana@example.com'] = process.argv.slice(2)
 if (!baseUrl || !outDirArg) {
@@ -163,14 +163,7 @@ try {
   }
   console.log(`RESULT ${JSON.stringify(result)}`)
 } catch (error) {
-  console.error(`[browser] failed: ${error.stack ?? error}`)
-  for (const problem of problems) console.error(`[browser] ${problem}`)
-  if (page) {
-    const shot = join(outDir, 'failure.png')
-    await page.screenshot({ path: shot, fullPage: true }).catch(() => {})
-    console.error(`[browser] screenshot of the failure: ${shot}`)
-  }
-  process.exitCode = 1
+  await reportFailure(error, page, problems, join(outDir, 'failure.png'))
 } finally {
   await context?.close()
   rmSync(scratch, { recursive: true, force: true })
