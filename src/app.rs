@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::api::BodyLimits;
 use crate::auth::{Authenticator, SessionRegistry, SessionTokens, derive_secret};
-use crate::config::{JwtAlgorithm, Secret, Settings, WebSettings, WriteOnce};
+use crate::config::{JwtAlgorithm, Secret, Settings, WebSettings};
 use crate::health::Health;
 use crate::intake::EventIntake;
 use crate::jobs::topology;
@@ -100,8 +100,14 @@ impl Application {
                 settings.storage.bucket, settings.storage.endpoint
             )
         })?;
-        let write_once = write_once(&settings, &storage).await;
-        let storage = storage.with_write_once(write_once);
+        let (write_once, checksums) = storage
+            .enforcement(
+                settings.storage.write_once,
+                settings.storage.checksums,
+                &settings.policy.key_prefix,
+            )
+            .await;
+        let storage = storage.with_enforcement(write_once, checksums);
         let listener = TcpListener::bind(settings.http.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
@@ -238,37 +244,6 @@ impl Application {
         });
         supervisor.join(left).await;
         served
-    }
-}
-
-/// Whether single-PUT URLs are signed write-once: as configured, or as storage shows.
-async fn write_once(settings: &Settings, storage: &Storage) -> bool {
-    match settings.storage.write_once {
-        WriteOnce::On => true,
-        WriteOnce::Off => {
-            tracing::warn!(
-                "UC_S3_WRITE_ONCE=off: a confirmed single-PUT object can be overwritten through its URL until it expires"
-            );
-            false
-        }
-        WriteOnce::Auto => match storage.probe_write_once(&settings.policy.key_prefix).await {
-            Ok(true) => {
-                tracing::info!(
-                    "storage refuses a second PUT with If-None-Match: single-PUT uploads are write-once"
-                );
-                true
-            }
-            Ok(false) => {
-                tracing::warn!(
-                    "storage ignores If-None-Match on PUT: a confirmed single-PUT object can be overwritten through its URL until it expires"
-                );
-                false
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "could not probe write-once support (set UC_S3_WRITE_ONCE=on or off); leaving it off");
-                false
-            }
-        },
     }
 }
 

@@ -111,6 +111,8 @@ impl From<UploadError> for ApiError {
             | UploadError::PartsMissing(_)
             | UploadError::PartSizeMismatch { .. }
             | UploadError::InvalidPart(_)
+            | UploadError::ChecksumConflict { .. }
+            | UploadError::ChecksumMismatch(_)
             | UploadError::ObjectMissing => Self::Conflict(body()),
             UploadError::Storage(cause) => {
                 tracing::error!(error = %cause, "storage request failed");

@@ -7,7 +7,7 @@ use poem_openapi::{Enum, Object};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::domain::{Upload, UploadStatus};
+use crate::domain::{ChecksumAlgorithm, Checksums, Upload, UploadStatus};
 use crate::storage::StoredPart;
 use crate::uploads::SignedPart;
 
@@ -113,6 +113,100 @@ pub struct UploadView {
     /// `POST /api/uploads/{id}/parts` for the rest or for fresh ones.
     #[oai(skip_serializing_if_is_none)]
     pub parts: Option<Vec<PartUrlView>>,
+    /// The checksums declared for the bytes, when there are any.
+    #[oai(skip_serializing_if_is_none)]
+    pub checksums: Option<ChecksumsView>,
+}
+
+/// A checksum algorithm storage verifies part bytes with.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename = "ChecksumAlgorithm", rename_all = "lowercase")]
+pub enum ChecksumAlgorithmView {
+    Sha256,
+    Crc32,
+    Crc32c,
+    /// `Content-MD5`, for storages without the `x-amz-checksum-*` headers.
+    Md5,
+}
+
+impl From<ChecksumAlgorithmView> for ChecksumAlgorithm {
+    fn from(view: ChecksumAlgorithmView) -> Self {
+        match view {
+            ChecksumAlgorithmView::Sha256 => Self::Sha256,
+            ChecksumAlgorithmView::Crc32 => Self::Crc32,
+            ChecksumAlgorithmView::Crc32c => Self::Crc32c,
+            ChecksumAlgorithmView::Md5 => Self::Md5,
+        }
+    }
+}
+
+impl From<ChecksumAlgorithm> for ChecksumAlgorithmView {
+    fn from(algorithm: ChecksumAlgorithm) -> Self {
+        match algorithm {
+            ChecksumAlgorithm::Sha256 => Self::Sha256,
+            ChecksumAlgorithm::Crc32 => Self::Crc32,
+            ChecksumAlgorithm::Crc32c => Self::Crc32c,
+            ChecksumAlgorithm::Md5 => Self::Md5,
+        }
+    }
+}
+
+/// One part's declared checksum.
+#[derive(Object, Clone, Debug)]
+#[oai(rename = "PartChecksum")]
+pub struct PartChecksumView {
+    pub part_number: u32,
+    /// Base64 digest, as the checksum header carries it.
+    pub checksum: String,
+}
+
+/// What was declared to have storage verify the bytes, and whether it does.
+#[derive(Object, Clone, Debug)]
+#[oai(rename = "Checksums")]
+pub struct ChecksumsView {
+    #[oai(skip_serializing_if_is_none)]
+    pub algorithm: Option<ChecksumAlgorithmView>,
+    /// The parts' checksums known so far (each part's URL is signed for its own).
+    pub parts: Vec<PartChecksumView>,
+    /// The whole file's SHA-256 (base64), as declared; passed on to the worker.
+    #[oai(skip_serializing_if_is_none)]
+    pub sha256: Option<String>,
+    /// Whether this storage refuses bytes whose checksum differs (found out at startup). When
+    /// false, the checksums are recorded and passed on, but storage does not check them.
+    pub verified_by_storage: bool,
+}
+
+impl UploadView {
+    /// The upload as shown, saying whether storage verifies declared checksums.
+    pub fn new(upload: Upload, checksums_verified: bool) -> Self {
+        let mut view = Self::from(upload);
+        if let Some(checksums) = &mut view.checksums {
+            checksums.verified_by_storage = checksums_verified && checksums.algorithm.is_some();
+        }
+        view
+    }
+}
+
+fn checksums_view(checksums: Checksums) -> Option<ChecksumsView> {
+    if checksums.algorithm.is_none() && checksums.sha256.is_none() {
+        return None;
+    }
+    Some(ChecksumsView {
+        algorithm: checksums.algorithm.map(Into::into),
+        parts: checksums
+            .parts
+            .into_iter()
+            .zip(1..)
+            .filter_map(|(checksum, part_number)| {
+                Some(PartChecksumView {
+                    part_number,
+                    checksum: checksum?,
+                })
+            })
+            .collect(),
+        sha256: checksums.sha256,
+        verified_by_storage: false,
+    })
 }
 
 impl From<Upload> for UploadView {
@@ -141,6 +235,7 @@ impl From<Upload> for UploadView {
             output_location: upload.output_location,
             processed_at: upload.processed_at,
             parts: None,
+            checksums: checksums_view(upload.checksums),
         }
     }
 }

@@ -11,11 +11,12 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::ApiTags;
-use super::models::{PartUrlView, StoredPartView, UploadView};
+use super::error::ErrorBody;
+use super::models::{ChecksumAlgorithmView, PartUrlView, StoredPartView, UploadView};
 use super::operation_errors::{CreateErrors, ReadErrors, UploadActionErrors};
 use super::security::BearerAuth;
 use crate::app::AppState;
-use crate::uploads::{Declaration, PageRequest, PlanChoice};
+use crate::uploads::{Declaration, DeclaredChecksums, PageRequest, PlanChoice};
 
 /// A declaration of an upload.
 #[derive(Object, Debug)]
@@ -30,12 +31,33 @@ pub struct CreateUploadRequest {
     pub title: String,
     /// Free-form JSON object kept with the upload (8 KiB at most).
     pub metadata: Option<BTreeMap<String, Value>>,
+    /// Part size chosen by the client (5 MiB to 5 GiB, at most 10,000 parts), so it can hash
+    /// its parts before asking; one PUT when a part holds the whole file.
+    pub part_size: Option<u64>,
+    /// Have storage verify every part's bytes: each URL is signed for its part's checksum.
+    pub checksum_algorithm: Option<ChecksumAlgorithmView>,
+    /// Base64 checksums of the first parts, in order (for a single PUT, the file's). Parts
+    /// without one get their URL once their checksum is given to `POST .../parts`.
+    pub part_checksums: Option<Vec<String>>,
+    /// The whole file's SHA-256, base64: kept and passed on to the worker.
+    pub sha256: Option<String>,
+}
+
+/// A part and its checksum, for clients that hash as they go.
+#[derive(Object, Debug)]
+pub struct PartWithChecksum {
+    pub part_number: u32,
+    /// Base64 digest of the part's bytes, of the upload's algorithm.
+    pub checksum: String,
 }
 
 #[derive(Object, Debug)]
 pub struct SignPartsRequest {
     /// Part numbers to sign (1 to 1000 of them, each within the plan).
-    pub part_numbers: Vec<u32>,
+    pub part_numbers: Option<Vec<u32>>,
+    /// Or parts with their checksums (uploads declared with `checksum_algorithm`): recorded,
+    /// then signed.
+    pub parts: Option<Vec<PartWithChecksum>>,
 }
 
 #[derive(Object, Debug)]
@@ -77,6 +99,11 @@ pub enum CreatedResponse {
     Created(Json<UploadView>, #[oai(header = "Location")] String),
 }
 
+/// The upload as shown, saying whether storage verifies declared checksums.
+fn view(state: &AppState, upload: crate::domain::Upload) -> UploadView {
+    UploadView::new(upload, state.uploads.checksums_verified())
+}
+
 pub struct UploadsApi;
 
 #[OpenApi(tag = "ApiTags::Uploads")]
@@ -93,6 +120,9 @@ impl UploadsApi {
         body: Json<CreateUploadRequest>,
     ) -> Result<CreatedResponse, CreateErrors> {
         let Json(body) = body;
+        let choice = body
+            .part_size
+            .map_or(PlanChoice::Auto, PlanChoice::ChosenPartSize);
         let declaration = Declaration {
             filename: body.filename,
             size: body.size,
@@ -101,13 +131,15 @@ impl UploadsApi {
             metadata: body
                 .metadata
                 .map(|map| Value::Object(map.into_iter().collect())),
+            checksums: DeclaredChecksums {
+                algorithm: body.checksum_algorithm.map(Into::into),
+                parts: body.part_checksums.unwrap_or_default(),
+                sha256: body.sha256,
+            },
         };
-        let created = state
-            .uploads
-            .create(&auth.0, declaration, PlanChoice::Auto)
-            .await?;
+        let created = state.uploads.create(&auth.0, declaration, choice).await?;
         let location = format!("/api/uploads/{}", created.upload.id);
-        let mut view = UploadView::from(created.upload);
+        let mut view = view(&state, created.upload);
         view.parts = Some(created.parts.into_iter().map(Into::into).collect());
         Ok(CreatedResponse::Created(Json(view), location))
     }
@@ -135,7 +167,7 @@ impl UploadsApi {
             )
             .await?;
         Ok(Json(UploadPage {
-            items: page.items.into_iter().map(Into::into).collect(),
+            items: page.items.into_iter().map(|u| view(&state, u)).collect(),
             next_cursor: page.next_cursor,
         }))
     }
@@ -148,7 +180,7 @@ impl UploadsApi {
         state: Data<&Arc<AppState>>,
         id: Path<Uuid>,
     ) -> Result<Json<UploadView>, ReadErrors> {
-        Ok(Json(state.uploads.get(&auth.0, id.0).await?.into()))
+        Ok(Json(view(&state, state.uploads.get(&auth.0, id.0).await?)))
     }
 
     /// Sign parts again
@@ -166,10 +198,31 @@ impl UploadsApi {
         id: Path<Uuid>,
         body: Json<SignPartsRequest>,
     ) -> Result<Json<PartUrls>, UploadActionErrors> {
-        let signed = state
-            .uploads
-            .sign_parts(&auth.0, id.0, &body.0.part_numbers)
-            .await?;
+        let uploads = &state.uploads;
+        let signed = match body.0 {
+            SignPartsRequest {
+                parts: Some(parts),
+                part_numbers: None,
+            } => {
+                let given = parts
+                    .into_iter()
+                    .map(|p| (p.part_number, p.checksum))
+                    .collect();
+                uploads
+                    .sign_parts_with_checksums(&auth.0, id.0, given)
+                    .await?
+            }
+            SignPartsRequest {
+                part_numbers: Some(numbers),
+                parts: None,
+            } => uploads.sign_parts(&auth.0, id.0, &numbers).await?,
+            _ => {
+                return Err(UploadActionErrors::Unprocessable(ErrorBody::new(
+                    "invalid-part-request",
+                    "give either part_numbers or parts",
+                )));
+            }
+        };
         Ok(Json(PartUrls {
             parts: signed.into_iter().map(Into::into).collect(),
         }))
@@ -216,13 +269,11 @@ impl UploadsApi {
             .0
             .and_then(|b| b.parts)
             .map(|parts| parts.into_iter().map(|p| (p.part_number, p.etag)).collect());
-        Ok(Json(
-            state
-                .uploads
-                .complete(&auth.0, id.0, parts, received_at)
-                .await?
-                .into(),
-        ))
+        let completed = state
+            .uploads
+            .complete(&auth.0, id.0, parts, received_at)
+            .await?;
+        Ok(Json(view(&state, completed)))
     }
 
     /// Abort an upload
@@ -239,6 +290,9 @@ impl UploadsApi {
         state: Data<&Arc<AppState>>,
         id: Path<Uuid>,
     ) -> Result<Json<UploadView>, UploadActionErrors> {
-        Ok(Json(state.uploads.abort(&auth.0, id.0).await?.into()))
+        Ok(Json(view(
+            &state,
+            state.uploads.abort(&auth.0, id.0).await?,
+        )))
     }
 }

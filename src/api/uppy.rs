@@ -17,7 +17,7 @@ use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::auth::{AuthError, Owner, SmallFileMethod, UploadSession};
 use crate::domain::{InvalidInput, Upload};
-use crate::uploads::{CreatedUpload, Declaration, PlanChoice, UploadError};
+use crate::uploads::{CreatedUpload, Declaration, DeclaredChecksums, PlanChoice, UploadError};
 
 /// The cookie a same-origin page can authenticate Uppy's calls with.
 pub const SESSION_COOKIE: &str = "uc_uppy_session";
@@ -184,6 +184,8 @@ fn declaration(
         content_type,
         title,
         metadata: Some(Value::Object(metadata)),
+        // Uppy sends no checksums (storage still checks each part's length).
+        checksums: DeclaredChecksums::default(),
     })
 }
 

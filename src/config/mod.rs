@@ -15,7 +15,7 @@ pub use messaging::{
     BrokerSettings, EventSettings, ExchangeKind, JobFormat, JobSettings, SweeperSettings,
 };
 pub use policy::UploadPolicy;
-pub use storage::{DatabaseSettings, StorageSettings, WriteOnce};
+pub use storage::{DatabaseSettings, Enforcement, StorageSettings};
 
 use std::fmt;
 use std::str::FromStr;

@@ -51,6 +51,11 @@ pub struct UploadPolicy {
     #[arg(id = "upload-ttl", long = "upload-ttl", env = "UC_UPLOAD_TTL_SECS", default_value_t = 24 * 3600)]
     pub upload_ttl_secs: u64,
 
+    /// Refuse uploads declared without checksums (`checksum_algorithm`): every byte then
+    /// reaches storage verified, where storage enforces checksums. Uppy sends none.
+    #[arg(id = "require-checksums", long = "require-checksums", env = "UC_REQUIRE_CHECKSUMS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_checksums: bool,
+
     /// Prefix of the object keys the server generates.
     #[arg(
         id = "key-prefix",

@@ -95,7 +95,18 @@ pub struct StorageSettings {
         env = "UC_S3_WRITE_ONCE",
         default_value = "auto"
     )]
-    pub write_once: WriteOnce,
+    pub write_once: Enforcement,
+
+    /// Whether storage refuses bytes whose signed checksum header differs: `auto` probes at
+    /// startup (SeaweedFS and AWS S3 do; MinIO is reported not to on presigned URLs), `on`,
+    /// `off`. Uploads say whether their declared checksums are verified by storage.
+    #[arg(
+        id = "s3-checksums",
+        long = "s3-checksums",
+        env = "UC_S3_CHECKSUMS",
+        default_value = "auto"
+    )]
+    pub checksums: Enforcement,
 
     /// Path-style addressing (`endpoint/bucket/key`), which MinIO and SeaweedFS need.
     #[arg(id = "s3-path-style", long = "s3-path-style", env = "UC_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
@@ -108,8 +119,9 @@ impl StorageSettings {
     }
 }
 
+/// Whether storage enforces something: found out at startup, or as configured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum WriteOnce {
+pub enum Enforcement {
     Auto,
     On,
     Off,

@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "integrity",
         include_str!("../../migrations/0004_integrity.sql"),
     ),
+    (
+        5,
+        "checksums",
+        include_str!("../../migrations/0005_checksums.sql"),
+    ),
 ];
 
 /// Arbitrary constant shared by every replica ("ucmigrat").

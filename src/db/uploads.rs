@@ -7,11 +7,29 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{DbError, cached};
-use crate::domain::{PartPlan, Upload, UploadStatus};
+use crate::domain::{ChecksumAlgorithm, Checksums, PartPlan, Upload, UploadStatus};
 
 const COLUMNS: &str = "id, owner, title, filename, content_type, size, bucket, key, \
      storage_upload_id, multipart, part_size, part_count, status, reason, etag, metadata, \
-     created_at, updated_at, expires_at, confirmed_at, output_location, processed_at";
+     created_at, updated_at, expires_at, confirmed_at, output_location, processed_at, \
+     checksum_algorithm, part_checksums, sha256";
+
+fn checksums_from_row(row: &Row) -> Result<Checksums, DbError> {
+    let algorithm = row
+        .get::<_, Option<String>>("checksum_algorithm")
+        .map(|name| {
+            ChecksumAlgorithm::parse(&name)
+                .ok_or_else(|| DbError::Corrupt(format!("checksum algorithm {name:?}")))
+        })
+        .transpose()?;
+    Ok(Checksums {
+        algorithm,
+        parts: row
+            .get::<_, Option<Vec<Option<String>>>>("part_checksums")
+            .unwrap_or_default(),
+        sha256: row.get("sha256"),
+    })
+}
 
 fn from_row(row: &Row) -> Result<Upload, DbError> {
     let status: String = row.get("status");
@@ -45,6 +63,7 @@ fn from_row(row: &Row) -> Result<Upload, DbError> {
         confirmed_at: row.get("confirmed_at"),
         output_location: row.get("output_location"),
         processed_at: row.get("processed_at"),
+        checksums: checksums_from_row(row)?,
     })
 }
 
@@ -57,8 +76,9 @@ pub async fn insert(db: &impl GenericClient, upload: &Upload) -> Result<(), DbEr
         db,
         "INSERT INTO uploads (id, owner, title, filename, content_type, size, bucket, key, \
              storage_upload_id, multipart, part_size, part_count, status, metadata, \
-             created_at, updated_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)",
+             created_at, updated_at, expires_at, checksum_algorithm, part_checksums, sha256) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, \
+             $17, $18, $19)",
     )
     .await?;
     db.execute(
@@ -80,9 +100,43 @@ pub async fn insert(db: &impl GenericClient, upload: &Upload) -> Result<(), DbEr
             &upload.metadata,
             &upload.created_at,
             &upload.expires_at,
+            &upload.checksums.algorithm.map(ChecksumAlgorithm::as_str),
+            &(!upload.checksums.parts.is_empty()).then_some(&upload.checksums.parts),
+            &upload.checksums.sha256,
         ],
     )
     .await?;
+    Ok(())
+}
+
+/// The part checksums of a pending upload, locked until `tx` ends, so checksums given by two
+/// requests at once are merged one after the other.
+pub async fn lock_part_checksums(
+    tx: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<Vec<Option<String>>>, DbError> {
+    let statement = cached(
+        tx,
+        "SELECT part_checksums FROM uploads WHERE id = $1 AND status = 'pending' FOR UPDATE",
+    )
+    .await?;
+    Ok(tx.query_opt(&statement, &[&id]).await?.map(|row| {
+        row.get::<_, Option<Vec<Option<String>>>>(0)
+            .unwrap_or_default()
+    }))
+}
+
+pub async fn set_part_checksums(
+    tx: &impl GenericClient,
+    id: Uuid,
+    checksums: &[Option<String>],
+) -> Result<(), DbError> {
+    let statement = cached(
+        tx,
+        "UPDATE uploads SET part_checksums = $2, updated_at = now() WHERE id = $1",
+    )
+    .await?;
+    tx.execute(&statement, &[&id, &checksums]).await?;
     Ok(())
 }
 

@@ -1,11 +1,13 @@
 //! The upload domain: statuses and their transitions, part plans, validated inputs.
 //! Nothing here does I/O.
 
+mod checksum;
 mod new_upload;
 mod part_plan;
 mod status;
 mod upload;
 
+pub use checksum::{ChecksumAlgorithm, Checksums};
 pub use new_upload::{ContentType, Filename, InvalidInput, NewUpload, Title, UploadSize};
 pub use part_plan::{PartPlan, PlannedPart};
 pub use status::UploadStatus;

@@ -23,6 +23,12 @@ pub enum InvalidInput {
     UnsupportedContentType(String),
     #[error("metadata must be a JSON object of at most 8 KiB")]
     Metadata,
+    #[error("part_size must be from 5 MiB to 5 GiB and split the file into at most 10,000 parts")]
+    PartSize,
+    #[error("invalid checksum: {reason}")]
+    Checksum { reason: String },
+    #[error("this service requires checksums: give checksum_algorithm and part_checksums")]
+    ChecksumsRequired,
 }
 
 impl InvalidInput {
@@ -35,6 +41,9 @@ impl InvalidInput {
             Self::ContentType => "invalid-content-type",
             Self::UnsupportedContentType(_) => "unsupported-content-type",
             Self::Metadata => "invalid-metadata",
+            Self::PartSize => "invalid-part-size",
+            Self::Checksum { .. } => "invalid-checksum",
+            Self::ChecksumsRequired => "checksums-required",
         }
     }
 }

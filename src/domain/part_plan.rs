@@ -52,6 +52,25 @@ impl PartPlan {
         }
     }
 
+    /// The plan a client asks for by choosing its part size (to hash parts before asking): one
+    /// PUT when a part holds the whole file, else parts of exactly that size.
+    pub fn with_part_size(size: u64, part_size: u64) -> Result<Self, super::InvalidInput> {
+        if part_size >= size && size <= super::MAX_SINGLE_PUT_SIZE {
+            return Ok(Self::single(size));
+        }
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size)
+            || size.div_ceil(part_size) > MAX_PARTS
+        {
+            return Err(super::InvalidInput::PartSize);
+        }
+        Ok(Self {
+            size,
+            part_size,
+            part_count: size.div_ceil(part_size) as u32,
+            multipart: true,
+        })
+    }
+
     /// Rebuilds a plan from stored columns.
     pub fn from_stored(size: u64, part_size: u64, part_count: u32, multipart: bool) -> Self {
         Self {

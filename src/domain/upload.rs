@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{PartPlan, UploadStatus};
+use super::{Checksums, PartPlan, UploadStatus};
 
 /// An upload intent as recorded: who declared what, where its bytes go, and its status.
 #[derive(Clone, Debug)]
@@ -28,4 +28,6 @@ pub struct Upload {
     /// Where the worker put its output, once `processed`.
     pub output_location: Option<String>,
     pub processed_at: Option<DateTime<Utc>>,
+    /// What the client declared to have storage verify its bytes.
+    pub checksums: Checksums,
 }

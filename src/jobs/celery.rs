@@ -61,6 +61,33 @@ pub fn encode(
             "upload_etag",
             upload.etag.as_deref().map_or(AMQPValue::Void, text),
         ),
+        // Likewise the checksums storage verified the bytes with, and the file's SHA-256.
+        (
+            "upload_checksum_algorithm",
+            upload
+                .checksums
+                .algorithm
+                .map_or(AMQPValue::Void, |a| text(a.as_str())),
+        ),
+        (
+            "upload_part_checksums",
+            AMQPValue::FieldArray(FieldArray::from(
+                upload
+                    .checksums
+                    .parts
+                    .iter()
+                    .map(|c| c.as_deref().map_or(AMQPValue::Void, text))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "upload_sha256",
+            upload
+                .checksums
+                .sha256
+                .as_deref()
+                .map_or(AMQPValue::Void, text),
+        ),
     ] {
         headers.insert(ShortString::from(name), value);
     }

@@ -21,6 +21,12 @@ pub fn encode(task_id: Uuid, upload: &Upload, input_path: &str) -> EncodedJob {
         "size": upload.plan.size,
         // The confirmed bytes: read the object `If-Match` this.
         "etag": upload.etag,
+        // What storage verified the bytes with (absent when nothing was declared).
+        "checksums": {
+            "algorithm": upload.checksums.algorithm.map(|a| a.as_str()),
+            "parts": upload.checksums.parts,
+            "sha256": upload.checksums.sha256,
+        },
         "content_type": upload.content_type,
         "filename": upload.filename,
         "title": upload.title,

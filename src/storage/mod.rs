@@ -11,15 +11,18 @@ use aws_sdk_s3::config::{
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 
 use crate::config::StorageSettings;
+use crate::domain::ChecksumAlgorithm;
 
 mod credentials;
+mod multipart;
 mod post_policy;
+mod probes;
 
 pub use credentials::StorageCredentials;
+pub use multipart::PartToAssemble;
 use post_policy::PolicySigner;
 pub use post_policy::PostPolicy;
 
@@ -65,6 +68,16 @@ pub struct StoredPart {
     pub number: u32,
     pub etag: String,
     pub size: u64,
+    /// The checksum storage recorded for the part, when it reports one of the upload's
+    /// algorithm.
+    pub checksum: Option<String>,
+}
+
+/// A part's declared checksum, to sign into its URL or hand to storage.
+#[derive(Clone, Copy, Debug)]
+pub struct PartChecksum<'a> {
+    pub algorithm: ChecksumAlgorithm,
+    pub digest: &'a str,
 }
 
 /// What a HEAD of an object tells.
@@ -86,6 +99,8 @@ pub struct Storage {
     public_endpoint: String,
     /// Single-PUT URLs carry a signed `If-None-Match: *`: storage refuses a second PUT.
     write_once: bool,
+    /// Storage refuses bytes whose checksum header does not match them.
+    checksums_enforced: bool,
 }
 
 /// A multipart upload storage holds, as listed.
@@ -122,46 +137,23 @@ impl Storage {
             region: settings.region.clone(),
             public_endpoint: settings.public_endpoint().trim_end_matches('/').to_owned(),
             write_once: false,
+            checksums_enforced: false,
         }
     }
 
-    /// Whether single-PUT URLs are signed write-once.
-    pub fn with_write_once(mut self, write_once: bool) -> Self {
+    /// What storage was found (or said) to enforce.
+    pub fn with_enforcement(mut self, write_once: bool, checksums: bool) -> Self {
         self.write_once = write_once;
+        self.checksums_enforced = checksums;
         self
+    }
+
+    pub fn checksums_enforced(&self) -> bool {
+        self.checksums_enforced
     }
 
     pub fn write_once(&self) -> bool {
         self.write_once
-    }
-
-    /// Whether storage refuses a PUT with `If-None-Match: *` over an existing object: writes a
-    /// scratch object under `prefix` (where our credentials may write) twice, then removes it.
-    pub async fn probe_write_once(&self, prefix: &str) -> Result<bool, StorageError> {
-        let key = format!(
-            "{}/.write-once-probe/{}",
-            prefix.trim_matches('/'),
-            uuid::Uuid::new_v4()
-        );
-        let put = || {
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .if_none_match("*")
-                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"probe"))
-                .send()
-        };
-        put().await?;
-        let second = put().await;
-        let _ = self.delete(&key).await;
-        Ok(match second {
-            Ok(_) => false,
-            // 412 from SeaweedFS and AWS, 304 reported from MinIO, 409 for a racing write.
-            Err(err) => err
-                .raw_response()
-                .is_some_and(|raw| matches!(raw.status().as_u16(), 304 | 409 | 412)),
-        })
     }
 
     /// Where clients find an object (path style).
@@ -204,32 +196,14 @@ impl Storage {
         Ok(())
     }
 
-    /// Starts a multipart upload; returns its upload id.
-    pub async fn create_multipart(
-        &self,
-        key: &str,
-        content_type: &str,
-    ) -> Result<String, StorageError> {
-        let output = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .send()
-            .await?;
-        output
-            .upload_id()
-            .map(str::to_owned)
-            .ok_or_else(|| StorageError::Request("CreateMultipartUpload returned no id".into()))
-    }
-
-    /// A PUT of exactly `length` bytes of `content_type` to `key`.
+    /// A PUT of exactly `length` bytes of `content_type` to `key`, with the bytes' checksum
+    /// signed in when one is given.
     pub async fn presign_put(
         &self,
         key: &str,
         content_type: &str,
         length: u64,
+        checksum: Option<PartChecksum<'_>>,
         ttl: Duration,
     ) -> Result<PresignedUrl, StorageError> {
         let mut request = self
@@ -242,111 +216,16 @@ impl Storage {
         if self.write_once {
             request = request.if_none_match("*");
         }
+        if let Some(checksum) = checksum {
+            request = match checksum.algorithm {
+                ChecksumAlgorithm::Sha256 => request.checksum_sha256(checksum.digest),
+                ChecksumAlgorithm::Crc32 => request.checksum_crc32(checksum.digest),
+                ChecksumAlgorithm::Crc32c => request.checksum_crc32_c(checksum.digest),
+                ChecksumAlgorithm::Md5 => request.content_md5(checksum.digest),
+            };
+        }
         let request = request.presigned(presigning(ttl)?).await?;
         Ok(presigned_url(&request, ttl))
-    }
-
-    /// An UploadPart of exactly `length` bytes.
-    pub async fn presign_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        number: u32,
-        length: u64,
-        ttl: Duration,
-    ) -> Result<PresignedUrl, StorageError> {
-        let request = self
-            .presigner
-            .upload_part()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .part_number(number as i32)
-            .content_length(length as i64)
-            .presigned(presigning(ttl)?)
-            .await?;
-        Ok(presigned_url(&request, ttl))
-    }
-
-    /// Every part storage holds for the upload, in part-number order.
-    pub async fn list_parts(
-        &self,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<Vec<StoredPart>, StorageError> {
-        let mut parts = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_parts()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .set_part_number_marker(marker.take())
-                .send()
-                .await?;
-            parts.extend(page.parts().iter().filter_map(|part| {
-                Some(StoredPart {
-                    number: u32::try_from(part.part_number()?).ok()?,
-                    etag: part.e_tag()?.to_owned(),
-                    size: u64::try_from(part.size()?).ok()?,
-                })
-            }));
-            match page.next_part_number_marker() {
-                Some(next) if page.is_truncated() == Some(true) => marker = Some(next.to_owned()),
-                _ => break,
-            }
-        }
-        parts.sort_by_key(|p| p.number);
-        Ok(parts)
-    }
-
-    /// Assembles the object from `parts` (number, ETag), in order.
-    pub async fn complete_multipart(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[(u32, String)],
-    ) -> Result<(), StorageError> {
-        let completed = CompletedMultipartUpload::builder()
-            .set_parts(Some(
-                parts
-                    .iter()
-                    .map(|(number, etag)| {
-                        CompletedPart::builder()
-                            .part_number(*number as i32)
-                            .e_tag(etag)
-                            .build()
-                    })
-                    .collect(),
-            ))
-            .build();
-        self.client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .multipart_upload(completed)
-            .send()
-            .await?;
-        Ok(())
-    }
-
-    /// Aborts a multipart upload; one already gone counts as aborted.
-    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StorageError> {
-        let result = self
-            .client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .send()
-            .await;
-        match result.map_err(StorageError::from) {
-            Ok(_) | Err(StorageError::NoSuchUpload) => Ok(()),
-            Err(err) => Err(err),
-        }
     }
 
     /// The object's size and type, or `None` when there is no such object.
@@ -378,46 +257,6 @@ impl Storage {
         self.delete(key).await
     }
 
-    /// Multipart uploads in progress under `prefix`, at most `max` of them.
-    pub async fn list_in_progress(
-        &self,
-        prefix: &str,
-        max: usize,
-    ) -> Result<Vec<InProgress>, StorageError> {
-        let mut found = Vec::new();
-        let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
-        while found.len() < max {
-            let page = self
-                .client
-                .list_multipart_uploads()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_key_marker(key_marker.take())
-                .set_upload_id_marker(id_marker.take())
-                .send()
-                .await?;
-            found.extend(page.uploads().iter().filter_map(|upload| {
-                Some(InProgress {
-                    key: upload.key()?.to_owned(),
-                    upload_id: upload.upload_id()?.to_owned(),
-                    initiated: upload
-                        .initiated()
-                        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
-                })
-            }));
-            if page.is_truncated() != Some(true) {
-                break;
-            }
-            key_marker = page.next_key_marker().map(str::to_owned);
-            id_marker = page.next_upload_id_marker().map(str::to_owned);
-            if key_marker.is_none() {
-                break;
-            }
-        }
-        found.truncate(max);
-        Ok(found)
-    }
-
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         self.client
             .delete_object()
@@ -429,11 +268,11 @@ impl Storage {
     }
 }
 
-fn presigning(ttl: Duration) -> Result<PresigningConfig, StorageError> {
+pub(super) fn presigning(ttl: Duration) -> Result<PresigningConfig, StorageError> {
     PresigningConfig::expires_in(ttl).map_err(|e| StorageError::Request(e.to_string()))
 }
 
-fn presigned_url(
+pub(super) fn presigned_url(
     request: &aws_sdk_s3::presigning::PresignedRequest,
     ttl: Duration,
 ) -> PresignedUrl {

@@ -1,15 +1,16 @@
 //! Completing an upload: assembling the parts (from the client's list, or from what storage
-//! holds) and confirming the object.
+//! holds) and confirming the object. With checksums declared, storage's record of each part
+//! is compared with them first, and they are handed to storage with the part list.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{UploadError, Uploads};
+use super::{UploadError, Uploads, checksums};
 use crate::auth::Owner;
 use crate::domain::{PartPlan, Upload, UploadStatus};
-use crate::storage::{StorageError, StoredPart};
+use crate::storage::{PartToAssemble, StorageError, StoredPart};
 
 impl Uploads {
     /// Assembles a multipart upload (from the client's part list, or from what storage holds)
@@ -29,22 +30,45 @@ impl Uploads {
             return Err(UploadError::NotPending(upload.status));
         }
         if let Some(upload_id) = &upload.storage_upload_id {
-            let parts = match parts {
-                Some(given) => check_given_parts(&upload.plan, given)?,
-                None => {
-                    let stored = self.storage.list_parts(&upload.key, upload_id).await;
-                    match stored {
-                        Ok(stored) => check_stored_parts(&upload.plan, &stored)?,
-                        // Already assembled (a concurrent or interrupted complete): confirm below.
-                        Err(StorageError::NoSuchUpload) => Vec::new(),
-                        Err(err) => return Err(err.into()),
-                    }
+            let algorithm = upload.checksums.algorithm;
+            // Storage's record is needed without a part list, and to verify checksums.
+            let stored = if parts.is_none() || algorithm.is_some() {
+                match self
+                    .storage
+                    .list_parts(&upload.key, upload_id, algorithm)
+                    .await
+                {
+                    Ok(stored) => Some(stored),
+                    // Already assembled (a concurrent or interrupted complete): confirm below.
+                    Err(StorageError::NoSuchUpload) => None,
+                    Err(err) => return Err(err.into()),
                 }
+            } else {
+                None
             };
+            let assemble = match (parts, &stored) {
+                (Some(given), _) => check_given_parts(&upload.plan, given)?,
+                (None, Some(stored)) => check_stored_parts(&upload.plan, stored)?,
+                (None, None) => Vec::new(),
+            };
+            if let Some(stored) = &stored {
+                let mismatched = checksums::mismatched_parts(&upload, stored);
+                if !mismatched.is_empty() {
+                    return Err(UploadError::ChecksumMismatch(mismatched));
+                }
+            }
+            let parts: Vec<PartToAssemble> = assemble
+                .into_iter()
+                .map(|(number, etag)| PartToAssemble {
+                    number,
+                    etag,
+                    checksum: upload.checksums.of_part(number).map(str::to_owned),
+                })
+                .collect();
             if !parts.is_empty() {
                 match self
                     .storage
-                    .complete_multipart(&upload.key, upload_id, &parts)
+                    .complete_multipart(&upload.key, upload_id, &parts, algorithm)
                     .await
                 {
                     Ok(()) | Err(StorageError::NoSuchUpload) => {}
@@ -162,16 +186,19 @@ mod tests {
                 number: 1,
                 etag: "a".into(),
                 size: 8 * MIB,
+                checksum: None,
             },
             StoredPart {
                 number: 2,
                 etag: "b".into(),
                 size: 7 * MIB,
+                checksum: None,
             },
             StoredPart {
                 number: 3,
                 etag: "c".into(),
                 size: 4 * MIB,
+                checksum: None,
             },
         ];
         assert!(matches!(
@@ -187,16 +214,19 @@ mod tests {
                 number: 1,
                 etag: "a".into(),
                 size: 8 * MIB,
+                checksum: None,
             },
             StoredPart {
                 number: 2,
                 etag: "b".into(),
                 size: 8 * MIB,
+                checksum: None,
             },
             StoredPart {
                 number: 3,
                 etag: "c".into(),
                 size: 4 * MIB,
+                checksum: None,
             },
         ];
         let parts = check_stored_parts(&plan(), &stored).unwrap();

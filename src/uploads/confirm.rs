@@ -204,6 +204,7 @@ mod tests {
             confirmed_at: None,
             output_location: None,
             processed_at: None,
+            checksums: Default::default(),
         }
     }
 

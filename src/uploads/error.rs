@@ -26,6 +26,10 @@ pub enum UploadError {
     },
     #[error("storage refused the parts: {0}")]
     InvalidPart(String),
+    #[error("part {number} already has another checksum")]
+    ChecksumConflict { number: u32 },
+    #[error("storage holds parts whose checksums differ from the declared ones: {0:?}")]
+    ChecksumMismatch(Vec<u32>),
     #[error("the object has not been uploaded yet")]
     ObjectMissing,
     #[error("the cursor is not one this service issued")]
@@ -62,6 +66,8 @@ impl UploadError {
             Self::PartsMissing(_) => "parts-missing",
             Self::PartSizeMismatch { .. } => "part-size-mismatch",
             Self::InvalidPart(_) => "invalid-part",
+            Self::ChecksumConflict { .. } => "checksum-conflict",
+            Self::ChecksumMismatch(_) => "checksum-mismatch",
             Self::ObjectMissing => "object-missing",
             Self::InvalidCursor => "invalid-cursor",
             Self::InvalidLimit { .. } => "invalid-limit",

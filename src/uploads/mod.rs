@@ -2,6 +2,7 @@
 //! the API layers (native, and later Uppy-compatible) call these.
 
 mod abort;
+mod checksums;
 mod cleanup;
 mod complete;
 mod confirm;
@@ -10,6 +11,7 @@ mod expiry;
 mod listing;
 mod results;
 
+pub use checksums::DeclaredChecksums;
 pub use cleanup::CleanupSweep;
 pub use confirm::ConfirmOutcome;
 pub use error::UploadError;
@@ -33,7 +35,7 @@ use crate::domain::{
     ContentType, Filename, InvalidInput, MAX_SINGLE_PUT_SIZE, NewUpload, PartPlan, PlannedPart,
     Title, Upload, UploadSize, UploadStatus,
 };
-use crate::storage::{PresignedUrl, Storage, StoredPart};
+use crate::storage::{PartChecksum, PresignedUrl, Storage, StoredPart};
 
 /// At most this many part URLs per signing request.
 pub const MAX_PARTS_PER_REQUEST: usize = 1000;
@@ -46,6 +48,7 @@ pub struct Declaration {
     pub content_type: String,
     pub title: String,
     pub metadata: Option<Value>,
+    pub checksums: DeclaredChecksums,
 }
 
 /// How to split the bytes of a new upload.
@@ -55,6 +58,8 @@ pub enum PlanChoice {
     Auto,
     /// Multipart with parts of this size (a client that chunks by its own rule, like Uppy).
     Multipart { part_size: u64 },
+    /// Parts of exactly the size the client chose (one PUT if a part holds the file).
+    ChosenPartSize(u64),
     /// One request for the whole file (a browser form POST, say).
     Single,
 }
@@ -101,6 +106,11 @@ impl Uploads {
         &self.policy
     }
 
+    /// Whether storage refuses bytes whose declared checksum differs.
+    pub fn checksums_verified(&self) -> bool {
+        self.storage.checksums_enforced()
+    }
+
     fn parse(&self, declaration: Declaration) -> Result<NewUpload, UploadError> {
         Ok(NewUpload {
             filename: Filename::parse(&declaration.filename)?,
@@ -122,6 +132,7 @@ impl Uploads {
         declaration: Declaration,
         choice: PlanChoice,
     ) -> Result<CreatedUpload, UploadError> {
+        let declared = declaration.checksums.clone();
         let new = self.parse(declaration)?;
         let size = new.size.get();
         let plan = match choice {
@@ -129,6 +140,7 @@ impl Uploads {
                 PartPlan::new(size, self.policy.multipart_threshold, self.policy.part_size)
             }
             PlanChoice::Multipart { part_size } => PartPlan::multipart(size, part_size),
+            PlanChoice::ChosenPartSize(part_size) => PartPlan::with_part_size(size, part_size)?,
             PlanChoice::Single if size > MAX_SINGLE_PUT_SIZE => {
                 return Err(InvalidInput::TooLarge {
                     size,
@@ -138,6 +150,7 @@ impl Uploads {
             }
             PlanChoice::Single => PartPlan::single(size),
         };
+        let checksums = self.checked_checksums(declared, &plan)?;
         let id = Uuid::now_v7();
         let key = format!(
             "{}/{}/{}",
@@ -148,7 +161,7 @@ impl Uploads {
         let storage_upload_id = if plan.multipart {
             Some(
                 self.storage
-                    .create_multipart(&key, new.content_type.as_str())
+                    .create_multipart(&key, new.content_type.as_str(), checksums.algorithm)
                     .await?,
             )
         } else {
@@ -176,6 +189,7 @@ impl Uploads {
             confirmed_at: None,
             output_location: None,
             processed_at: None,
+            checksums,
         };
         let client = self.db.get().await?;
         if let Err(err) = db::uploads::insert(&client, &upload).await {
@@ -188,7 +202,10 @@ impl Uploads {
             return Err(err.into());
         }
         drop(client);
-        let first_batch: Vec<u32> = (1..=plan.part_count.min(self.policy.presign_batch)).collect();
+        // With checksums declared, a part is signed once its checksum is known.
+        let first_batch: Vec<u32> = (1..=plan.part_count.min(self.policy.presign_batch))
+            .filter(|n| upload.checksums.can_sign(*n))
+            .collect();
         let parts = self.sign(&upload, &first_batch).await?;
         tracing::info!(upload_id = %upload.id, owner = %owner, size = plan.size, parts = plan.part_count, "upload declared");
         Ok(CreatedUpload { upload, parts })
@@ -232,25 +249,14 @@ impl Uploads {
         id: Uuid,
         numbers: &[u32],
     ) -> Result<Vec<SignedPart>, UploadError> {
-        let distinct: BTreeSet<u32> = numbers.iter().copied().collect();
-        if distinct.is_empty() || distinct.len() > MAX_PARTS_PER_REQUEST {
-            return Err(UploadError::PartRequestSize {
-                max: MAX_PARTS_PER_REQUEST,
-            });
-        }
         let upload = self.get_pending(owner, id).await?;
-        let outside: Vec<u32> = distinct
-            .iter()
-            .copied()
-            .filter(|n| !upload.plan.contains(*n))
-            .collect();
-        if !outside.is_empty() {
-            return Err(UploadError::InvalidPartNumbers {
-                numbers: outside,
-                part_count: upload.plan.part_count,
-            });
+        let numbers = check_part_numbers(&upload, numbers.iter().copied())?;
+        if let Some(unknown) = numbers.iter().find(|n| !upload.checksums.can_sign(**n)) {
+            return Err(InvalidInput::Checksum {
+                reason: format!("part {unknown} has no checksum yet: give it with the part"),
+            }
+            .into());
         }
-        let numbers: Vec<u32> = distinct.into_iter().collect();
         self.sign(&upload, &numbers).await
     }
 
@@ -258,15 +264,25 @@ impl Uploads {
         let ttl = self.policy.presign_ttl();
         let mut signed = Vec::with_capacity(numbers.len());
         for part in numbers.iter().filter_map(|n| upload.plan.part(*n)) {
+            let checksums = &upload.checksums;
+            let checksum = checksums.algorithm.zip(checksums.of_part(part.number));
+            let checksum = checksum.map(|(algorithm, digest)| PartChecksum { algorithm, digest });
             let url = match &upload.storage_upload_id {
                 Some(upload_id) => {
                     self.storage
-                        .presign_part(&upload.key, upload_id, part.number, part.size, ttl)
+                        .presign_part(
+                            &upload.key,
+                            upload_id,
+                            part.number,
+                            part.size,
+                            checksum,
+                            ttl,
+                        )
                         .await?
                 }
                 None => {
                     self.storage
-                        .presign_put(&upload.key, &upload.content_type, part.size, ttl)
+                        .presign_put(&upload.key, &upload.content_type, part.size, checksum, ttl)
                         .await?
                 }
             };
@@ -283,7 +299,10 @@ impl Uploads {
     ) -> Result<Vec<StoredPart>, UploadError> {
         let upload = self.get_pending(owner, id).await?;
         match &upload.storage_upload_id {
-            Some(upload_id) => Ok(self.storage.list_parts(&upload.key, upload_id).await?),
+            Some(upload_id) => Ok(self
+                .storage
+                .list_parts(&upload.key, upload_id, upload.checksums.algorithm)
+                .await?),
             None => Ok(self
                 .storage
                 .head(&upload.key)
@@ -292,9 +311,36 @@ impl Uploads {
                     number: 1,
                     etag: object.etag.unwrap_or_default(),
                     size: object.size,
+                    checksum: None,
                 })
                 .into_iter()
                 .collect()),
         }
     }
+}
+
+/// The distinct part numbers asked for, if there are 1 to `MAX_PARTS_PER_REQUEST` of them and
+/// all are in the upload's plan.
+fn check_part_numbers(
+    upload: &Upload,
+    numbers: impl Iterator<Item = u32>,
+) -> Result<Vec<u32>, UploadError> {
+    let distinct: BTreeSet<u32> = numbers.collect();
+    if distinct.is_empty() || distinct.len() > MAX_PARTS_PER_REQUEST {
+        return Err(UploadError::PartRequestSize {
+            max: MAX_PARTS_PER_REQUEST,
+        });
+    }
+    let outside: Vec<u32> = distinct
+        .iter()
+        .copied()
+        .filter(|n| !upload.plan.contains(*n))
+        .collect();
+    if !outside.is_empty() {
+        return Err(UploadError::InvalidPartNumbers {
+            numbers: outside,
+            part_count: upload.plan.part_count,
+        });
+    }
+    Ok(distinct.into_iter().collect())
 }

@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod celery_worker;
+mod checksums;
 mod demo_page;
 mod health;
 mod integrity;
