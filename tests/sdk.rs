@@ -1,6 +1,6 @@
 //! The SDKs generated from `openapi/openapi.json` (`make sdk`, scripts/sdk.sh) against the real
 //! stack: a script per language (`tests/sdk/upload.ts`, `tests/sdk/upload.py`) declares a
-//! multipart upload through its generated client, PUTs the parts straight to storage in
+//! multipart upload with SHA-256 part checksums through its generated client, PUTs the parts straight to storage in
 //! parallel, completes and reads the upload through the client, and checks that an unknown
 //! upload surfaces as the API's typed `upload-not-found` error. Here we check that storage holds
 //! exactly the bytes the script sent. Without generated SDKs the tests fail and say to run
@@ -109,7 +109,10 @@ async fn assert_uploaded_intact(app: &TestApp, result: &Value, sdk: &str) {
     );
     assert_eq!(upload["key"], result["key"]);
     assert_eq!(upload["multipart"], true);
-    assert_eq!(upload["part_count"], 3);
+    // The scripts choose 5 MiB parts and sign each for its SHA-256.
+    assert_eq!(upload["part_count"], 5);
+    assert_eq!(upload["checksums"]["algorithm"], "sha256", "{upload}");
+    assert_eq!(upload["checksums"]["parts"].as_array().unwrap().len(), 5);
     assert_eq!(upload["content_type"], "video/mp4");
     assert_eq!(upload["metadata"]["sdk"], sdk, "{upload}");
 
@@ -119,7 +122,7 @@ async fn assert_uploaded_intact(app: &TestApp, result: &Value, sdk: &str) {
     if let Some(at) = stored.iter().zip(&expected).position(|(a, b)| a != b) {
         panic!(
             "the stored object differs from what the {sdk} script sent, from byte {at} (part {})",
-            at / (8 * MIB) + 1
+            at / (5 * MIB) + 1
         );
     }
 }

@@ -113,12 +113,14 @@ pub struct UploadView {
     /// `POST /api/uploads/{id}/parts` for the rest or for fresh ones.
     #[oai(skip_serializing_if_is_none)]
     pub parts: Option<Vec<PartUrlView>>,
-    /// The checksums declared for the bytes, when there are any.
+    // Absent when nothing was declared (documented on the type: a description here would make
+    // the schema an `allOf`).
     #[oai(skip_serializing_if_is_none)]
     pub checksums: Option<ChecksumsView>,
 }
 
-/// A checksum algorithm storage verifies part bytes with.
+/// A checksum algorithm storage verifies part bytes with: declared, each part's URL is signed
+/// for its checksum.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[oai(rename = "ChecksumAlgorithm", rename_all = "lowercase")]
 pub enum ChecksumAlgorithmView {
@@ -160,7 +162,8 @@ pub struct PartChecksumView {
     pub checksum: String,
 }
 
-/// What was declared to have storage verify the bytes, and whether it does.
+/// What was declared to have storage verify the bytes, and whether it does (absent from an
+/// upload declared without checksums).
 #[derive(Object, Clone, Debug)]
 #[oai(rename = "Checksums")]
 pub struct ChecksumsView {

@@ -34,7 +34,7 @@ pub struct CreateUploadRequest {
     /// Part size chosen by the client (5 MiB to 5 GiB, at most 10,000 parts), so it can hash
     /// its parts before asking; one PUT when a part holds the whole file.
     pub part_size: Option<u64>,
-    /// Have storage verify every part's bytes: each URL is signed for its part's checksum.
+    // Documented on the type: a description here would make the schema an `allOf`.
     pub checksum_algorithm: Option<ChecksumAlgorithmView>,
     /// Base64 checksums of the first parts, in order (for a single PUT, the file's). Parts
     /// without one get their URL once their checksum is given to `POST .../parts`.

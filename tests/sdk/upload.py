@@ -3,11 +3,14 @@
     PYTHONPATH=sdk/python python3 tests/sdk/upload.py <base-url> <size>
 
 with the bearer token in UC_SDK_TOKEN. The coordinator's API goes through the SDK; the bytes go
-straight to storage with plain httpx. Byte i of the file is i % 251, so the caller can check what
-storage holds. Prints one JSON line: {"id", "key", "status", "size"}; anything else goes to stderr.
+straight to storage with plain httpx, each part signed for its SHA-256 (hashlib), so storage
+refuses other bytes. Byte i of the file is i % 251, so the caller can check what storage holds.
+Prints one JSON line: {"id", "key", "status", "size"}; anything else goes to stderr.
 """
 
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import sys
@@ -24,6 +27,7 @@ from upload_coordinator_client.api.uploads import (
 )
 from upload_coordinator_client.models import (
     ApiError,
+    ChecksumAlgorithm,
     CompletedPart,
     CompleteUploadRequest,
     CreateUploadRequest,
@@ -36,6 +40,12 @@ from upload_coordinator_client.models import (
 )
 
 CONFIRMED = {"uploaded", "processing", "processed"}
+# Chosen by the client, so it can hash its parts before declaring them.
+PART_SIZE = 5 * 1024 * 1024
+
+
+def sha256_base64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def deterministic_bytes(size: int) -> bytes:
@@ -64,6 +74,7 @@ async def put_part(storage: httpx.AsyncClient, part: PartUrl, part_size: int, da
 
 async def main(base_url: str, size: int, token: str) -> dict:
     data = deterministic_bytes(size)
+    part_checksums = [sha256_base64(data[i : i + PART_SIZE]) for i in range(0, size, PART_SIZE)]
     timeout = httpx.Timeout(60.0)
     async with (
         AuthenticatedClient(base_url=base_url, token=token, timeout=timeout) as client,
@@ -77,11 +88,19 @@ async def main(base_url: str, size: int, token: str) -> dict:
                 content_type="video/mp4",
                 title="Uploaded with the Python SDK",
                 metadata=CreateUploadRequestMetadata.from_dict({"sdk": "python"}),
+                part_size=PART_SIZE,
+                checksum_algorithm=ChecksumAlgorithm.SHA256,
+                part_checksums=part_checksums,
+                sha256=sha256_base64(data),
             ),
         )
         upload = expect(created.parsed, Upload, "create_upload")
         assert created.status_code == 201, created.status_code
         assert upload.multipart, f"a {size}-byte upload should be multipart"
+        assert upload.part_size == PART_SIZE, upload.part_size
+        assert upload.checksums.verified_by_storage, "storage verifies the checksums"
+        first = upload.parts[0]
+        assert first.headers["x-amz-checksum-sha256"] == part_checksums[0], first.headers
 
         # Creation signs the first parts; the SDK signs whatever it left out.
         parts = list(upload.parts or [])
@@ -106,6 +125,7 @@ async def main(base_url: str, size: int, token: str) -> dict:
         fetched = expect(await get_upload.asyncio(upload.id, client=client), Upload, "get_upload")
         assert fetched.status.value in CONFIRMED, f"get_upload shows {fetched.status}"
         assert fetched.size == size, f"get_upload shows size {fetched.size}"
+        assert fetched.checksums.sha256 == sha256_base64(data), fetched.checksums
 
         # Errors come back parsed as the API's ApiError model, with the HTTP status beside them.
         missing = await get_upload.asyncio_detailed(uuid.uuid4(), client=client)

@@ -1,6 +1,7 @@
 // One multipart upload through the generated TypeScript SDK (sdk/typescript), run by tests/sdk.rs:
 //   tsx tests/sdk/upload.ts <base-url> <size>   with the bearer token in UC_SDK_TOKEN.
-// The coordinator's API goes through the SDK; the bytes go straight to storage with plain fetch.
+// The coordinator's API goes through the SDK; the bytes go straight to storage with plain fetch,
+// each part signed for its SHA-256 (crypto.subtle), so storage refuses other bytes.
 // Byte i of the file is i % 251, so the caller can check what storage holds.
 // Prints one JSON line: {"id", "key", "status", "size"}; anything else goes to stderr.
 import { randomUUID } from 'node:crypto';
@@ -16,6 +17,13 @@ import {
 } from '../../sdk/typescript/index.ts';
 
 const CONFIRMED = ['uploaded', 'processing', 'processed'];
+// Chosen by the client, so it can hash its parts before declaring them.
+const PART_SIZE = 5 * 1024 * 1024;
+
+async function sha256Base64(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Buffer.from(digest).toString('base64');
+}
 
 function check(condition: boolean, message: string): asserts condition {
   if (!condition) {
@@ -52,6 +60,10 @@ async function main(): Promise<void> {
   const size = Number(sizeArg);
   const client = createClient({ baseUrl, auth: token });
   const bytes = deterministicBytes(size);
+  const partChecksums: string[] = [];
+  for (let start = 0; start < size; start += PART_SIZE) {
+    partChecksums.push(await sha256Base64(bytes.slice(start, start + PART_SIZE)));
+  }
 
   const created = await createUpload({
     client,
@@ -61,12 +73,18 @@ async function main(): Promise<void> {
       content_type: 'video/mp4',
       title: 'Uploaded with the TypeScript SDK',
       metadata: { sdk: 'typescript' },
+      part_size: PART_SIZE,
+      checksum_algorithm: 'sha256',
+      part_checksums: partChecksums,
+      sha256: await sha256Base64(bytes),
     },
     throwOnError: true,
   });
   check(created.response.status === 201, `createUpload answered ${created.response.status}`);
   const upload = created.data;
   check(upload.multipart, `a ${size}-byte upload should be multipart`);
+  check(upload.part_size === PART_SIZE, `part size ${upload.part_size}`);
+  check(upload.checksums?.verified_by_storage === true, 'storage verifies the checksums');
   const path = { id: upload.id };
 
   // Creation signs the first parts; the SDK signs whatever it left out.
