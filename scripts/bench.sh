@@ -12,7 +12,7 @@
 #   BENCH_PORT=8080            the service's port; the run stack posts storage events to :8080
 #   BENCH_DATABASE=upload_coordinator_bench   dropped and created again for every run
 #   BENCH_BIN=path             use this service binary instead of building one
-#   BENCH_SCENARIOS="one-user raw-one-user five-users raw-five-users ramp api-stress"
+#   BENCH_SCENARIOS="one-user one-user-checksums raw-one-user five-users raw-five-users ramp api-stress"
 #   BENCH_REPORT=bench/REPORT.md
 #   BENCH_CONFIRM_BY=auto|complete|event   how single-PUT uploads get confirmed in the ramp
 #                              (auto: by storage event when the service takes them)
@@ -31,7 +31,7 @@ source "$ROOT/scripts/install-deps.sh"
 
 BENCH_PORT=${BENCH_PORT:-8080}
 BENCH_DATABASE=${BENCH_DATABASE:-upload_coordinator_bench}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-one-user raw-one-user five-users raw-five-users ramp api-stress}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-one-user one-user-checksums raw-one-user five-users raw-five-users ramp api-stress}
 BENCH_REPORT=${BENCH_REPORT:-$ROOT/bench/REPORT.md}
 BENCH_CONFIRM_BY=${BENCH_CONFIRM_BY:-auto}
 BENCH_MIN_AVAILABLE_MB=${BENCH_MIN_AVAILABLE_MB:-1536}
@@ -296,6 +296,10 @@ run_scenarios() {
       one-user)
         run_scenario one-user one-user.js "${common[@]}" -e "FILE_SIZE_MB=$FILE_SIZE_MB" \
           -e "ITERATIONS=$ONE_USER_ITERATIONS" ;;
+      one-user-checksums)
+        # The same flow with a SHA-256 signed into every part URL and verified by storage.
+        run_scenario one-user-checksums one-user.js "${common[@]}" -e "FILE_SIZE_MB=$FILE_SIZE_MB" \
+          -e "ITERATIONS=$ONE_USER_ITERATIONS" -e "CHECKSUM_ALGORITHM=sha256" ;;
       raw-one-user)
         run_scenario raw-one-user raw.js "${common[@]}" -e "FILE_SIZE_MB=$FILE_SIZE_MB" \
           -e "ITERATIONS=$ONE_USER_ITERATIONS" ;;
@@ -535,6 +539,10 @@ if five_p95 is not None:
 if "ramp" in by_name:
     add(f"| Coordinator share of end-to-end time, ramp (median / p95) | {pct(metric('upload_coordinator_pct', 'ramp', 'med'), 2)} / {pct(metric('upload_coordinator_pct', 'ramp', 'p(95)'), 2)} |")
 raw_one = metric("raw_put", "raw-one-user", "med")
+checked_share = metric("upload_coordinator_pct", "one-user-checksums", "med")
+if e2e_med is not None and checked_share is not None:
+    add(f"| One user, SHA-256 per part verified by storage: coordinator share (median) beside the flow without | {pct(checked_share, 2)} / {pct(share_med, 2)} ({checked_share - share_med:+.2f} points) |")
+    add(f"| One user with checksums: end-to-end median / without | {ratio(metric('upload_e2e', 'one-user-checksums', 'med'), e2e_med)} |")
 if e2e_med is not None and raw_one is not None:
     add(f"| One user: end-to-end median / raw PUT median of the same bytes | {ratio(e2e_med, raw_one)} ({ms(e2e_med)} / {ms(raw_one)}) |")
     add(f"| One user: PUT phase inside the flow / raw PUT (medians) | {ratio(metric('upload_put', 'one-user', 'med'), raw_one)} |")

@@ -50,6 +50,9 @@ export const POLL_INTERVAL_MS = envNumber('POLL_INTERVAL_MS', 25);
 // before the clock starts; the parts the service returns always decide what is sent.
 export const MULTIPART_THRESHOLD = envMiB('MULTIPART_THRESHOLD_MB', 8);
 export const PART_SIZE = envMiB('PART_SIZE_MB', 8);
+// `sha256` or `md5`: declare each part's checksum (hashed off the clock) so storage verifies
+// the bytes; empty: no checksums.
+export const CHECKSUM_ALGORITHM = env('CHECKSUM_ALGORITHM', '');
 
 // Every trend is summarised with these; p(99) and count are not in k6's defaults.
 export const SUMMARY_TREND_STATS = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'];

@@ -7,10 +7,11 @@
 
 import crypto from 'k6/crypto';
 
-import { MULTIPART_THRESHOLD, PART_SIZE } from './config.js';
+import { CHECKSUM_ALGORITHM, MULTIPART_THRESHOLD, PART_SIZE } from './config.js';
 
 const MAX_ODD_SIZES = 1;
 const buffers = new Map();
+const checksums = new Map();
 const oddSizes = [];
 
 // A buffer of exactly `size` bytes, shared by every request of this VU that sends that size.
@@ -21,9 +22,23 @@ export function body(size) {
   buffers.set(size, buffer);
   if (size !== PART_SIZE) {
     oddSizes.push(size);
-    if (oddSizes.length > MAX_ODD_SIZES) buffers.delete(oddSizes.shift());
+    if (oddSizes.length > MAX_ODD_SIZES) {
+      const dropped = oddSizes.shift();
+      buffers.delete(dropped);
+      checksums.delete(dropped);
+    }
   }
   return buffer;
+}
+
+// The base64 checksum (CHECKSUM_ALGORITHM) of the buffer `body(size)` sends.
+export function checksum(size) {
+  let digest = checksums.get(size);
+  if (digest === undefined) {
+    digest = crypto[CHECKSUM_ALGORITHM](body(size), 'base64');
+    checksums.set(size, digest);
+  }
+  return digest;
 }
 
 // The part sizes the service will plan for a file of `size` bytes.
@@ -37,10 +52,15 @@ export function expectedPartSizes(size) {
 // Drops this VU's buffers: a VU that pauses between uploads should not hold megabytes meanwhile.
 export function releaseBuffers() {
   buffers.clear();
+  checksums.clear();
   oddSizes.length = 0;
 }
 
-// Makes the buffers a file of `size` bytes needs, so generating them stays off the clock.
+// Makes the buffers a file of `size` bytes needs (and their checksums), so generating them
+// stays off the clock.
 export function prepare(size) {
-  for (const partSize of new Set(expectedPartSizes(size))) body(partSize);
+  for (const partSize of new Set(expectedPartSizes(size))) {
+    body(partSize);
+    if (CHECKSUM_ALGORITHM) checksum(partSize);
+  }
 }

@@ -8,12 +8,14 @@ import { Counter, Rate, Trend } from 'k6/metrics';
 import {
   API_TIMEOUT,
   BASE_URL,
+  CHECKSUM_ALGORITHM,
+  PART_SIZE,
   CONFIRM_BY,
   CONFIRM_TIMEOUT_MS,
   POLL_INTERVAL_MS,
   PUT_TIMEOUT,
 } from './config.js';
-import { body, expectedPartSizes, prepare } from './payload.js';
+import { body, checksum, expectedPartSizes, prepare } from './payload.js';
 import { vuToken } from './token.js';
 
 // Whole flow, create sent -> confirmed seen.
@@ -79,7 +81,14 @@ export function createUpload(size, filename = 'jugada.mp4') {
     title: `Load test ${__VU}-${__ITER}`,
     metadata: { source: 'k6' },
   };
-  const plan = expectedPartSizes(size).length > 1 ? 'multipart' : 'single';
+  const sizes = expectedPartSizes(size);
+  if (CHECKSUM_ALGORITHM) {
+    // The client chooses the part size it hashed with.
+    declaration.part_size = PART_SIZE;
+    declaration.checksum_algorithm = CHECKSUM_ALGORITHM;
+    declaration.part_checksums = sizes.map(checksum);
+  }
+  const plan = sizes.length > 1 ? 'multipart' : 'single';
   return api('create', 'POST', '/api/uploads', declaration, 201, plan);
 }
 
