@@ -55,7 +55,7 @@ impl Sweeper {
     /// Expires pending uploads past their expiry.
     pub async fn reap(&self) -> Result<(), UploadError> {
         let client = self.db.get().await?;
-        let expired = db::uploads::claim_expired(
+        let expired = db::sweeps::claim_expired(
             &client,
             self.settings.interval_secs as f64,
             self.settings.batch,
@@ -104,7 +104,7 @@ impl Sweeper {
     /// Confirms pending uploads whose object is in storage, at a bounded rate of checks.
     pub async fn reconcile(&self, shutdown: &mut watch::Receiver<bool>) -> Result<(), UploadError> {
         let client = self.db.get().await?;
-        let due = db::uploads::claim_for_reconcile(
+        let due = db::sweeps::claim_for_reconcile(
             &client,
             self.settings.reconcile_after_secs as f64,
             self.settings.interval_secs as f64,

@@ -34,7 +34,7 @@ async fn refresh_gauges(state: &AppState) -> Result<(), db::DbError> {
     let metrics = &state.metrics;
     // Every status is set (0 when absent) rather than the vector reset, so a concurrent
     // scrape never sees a status missing.
-    let counts = db::uploads::count_by_status(&client).await?;
+    let counts = db::sweeps::count_by_status(&client).await?;
     for status in UploadStatus::ALL {
         let count = counts
             .iter()

@@ -14,6 +14,7 @@ mod session_cors;
 mod sessions;
 pub mod uploads;
 mod uppy;
+mod uppy_caller;
 
 use std::sync::Arc;
 

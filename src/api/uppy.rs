@@ -14,13 +14,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, ErrorBody};
+use super::uppy_caller::Caller;
+pub use super::uppy_caller::{SESSION_COOKIE, origin_not_allowed, request_origin};
 use crate::app::AppState;
-use crate::auth::{AuthError, Owner, SmallFileMethod, UploadSession};
+use crate::auth::{Owner, SmallFileMethod, UploadSession};
 use crate::domain::{InvalidInput, Upload};
 use crate::uploads::{CreatedUpload, Declaration, DeclaredChecksums, PlanChoice, UploadError};
-
-/// The cookie a same-origin page can authenticate Uppy's calls with.
-pub const SESSION_COOKIE: &str = "uc_uppy_session";
 
 /// The endpoints for bearer tokens and the session cookie, under `/s3`.
 pub fn bearer_routes(route: Route) -> Route {
@@ -55,56 +54,8 @@ fn add_routes(route: Route, base: &str) -> Route {
 
 type UppyResult<T> = Result<Json<T>, poem::Error>;
 
-fn fail(err: impl Into<ApiError>) -> poem::Error {
+pub(super) fn fail(err: impl Into<ApiError>) -> poem::Error {
     err.into().into()
-}
-
-/// Who is calling: a session token in the path, a bearer token, or the session cookie.
-struct Caller(UploadSession);
-
-impl<'a> FromRequest<'a> for Caller {
-    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
-        let state = req.data::<Arc<AppState>>().expect("state installed");
-        let session = if let Some(token) = req.raw_path_param("session") {
-            state.sessions.check(token).await.map_err(fail)?
-        } else if let Some(token) = bearer(req) {
-            // Uppy 5 and other clients: an access token; `?method=put` asks for Uppy 5's shape.
-            let owner = state.auth.verify(token).map_err(fail)?;
-            UploadSession {
-                id: None,
-                owner,
-                method: if req.uri().query().is_some_and(|q| q.contains("method=put")) {
-                    SmallFileMethod::Put
-                } else {
-                    SmallFileMethod::Post
-                },
-                origin: None,
-            }
-        } else if let Some(token) = session_cookie(req).map_err(fail)? {
-            state.sessions.check(token).await.map_err(fail)?
-        } else {
-            return Err(fail(AuthError::Missing));
-        };
-        // A page elsewhere than the session's origin is refused, whatever it could read.
-        if let Some(origin) = request_origin(req)
-            && !session.allows_origin(origin)
-        {
-            return Err(fail(origin_not_allowed()));
-        }
-        Ok(Caller(session))
-    }
-}
-
-/// The browser origin a request comes from, if it says.
-pub fn request_origin(req: &Request) -> Option<&str> {
-    req.headers().get("origin")?.to_str().ok()
-}
-
-pub fn origin_not_allowed() -> ApiError {
-    ApiError::Forbidden(ErrorBody::new(
-        "origin-not-allowed",
-        "this upload session belongs to another origin",
-    ))
 }
 
 /// Creates an upload counted against the session's cap (given back if creation fails).
@@ -123,34 +74,6 @@ async fn create_in_session(
         state.sessions.uncount_upload(session).await;
     }
     created.map_err(fail)
-}
-
-/// The session cookie, if sent. Two of them (one planted by a sibling site, say) are refused
-/// rather than guessed between.
-fn session_cookie(req: &Request) -> Result<Option<&str>, AuthError> {
-    let mut sessions = req
-        .headers()
-        .get_all("cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == SESSION_COOKIE).then_some(value)
-        });
-    let first = sessions.next();
-    if sessions.next().is_some() {
-        return Err(AuthError::Invalid("more than one session cookie".into()));
-    }
-    Ok(first)
-}
-
-fn bearer(req: &Request) -> Option<&str> {
-    let value = req.headers().get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
 }
 
 /// Uppy puts the file's meta in `metadata`; the size is required (it is what we sign for).

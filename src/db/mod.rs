@@ -4,6 +4,7 @@ pub mod listen;
 mod migrations;
 pub mod outbox;
 pub mod sessions;
+pub mod sweeps;
 pub mod uploads;
 
 pub use migrations::migrate;

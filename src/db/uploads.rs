@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{DbError, cached};
 use crate::domain::{ChecksumAlgorithm, Checksums, PartPlan, Upload, UploadStatus};
 
-const COLUMNS: &str = "id, owner, title, filename, content_type, size, bucket, key, \
+pub(super) const COLUMNS: &str = "id, owner, title, filename, content_type, size, bucket, key, \
      storage_upload_id, multipart, part_size, part_count, status, reason, etag, metadata, \
      created_at, updated_at, expires_at, confirmed_at, output_location, processed_at, \
      checksum_algorithm, part_checksums, sha256";
@@ -31,7 +31,7 @@ fn checksums_from_row(row: &Row) -> Result<Checksums, DbError> {
     })
 }
 
-fn from_row(row: &Row) -> Result<Upload, DbError> {
+pub(super) fn from_row(row: &Row) -> Result<Upload, DbError> {
     let status: String = row.get("status");
     let size: i64 = row.get("size");
     let part_size: i64 = row.get("part_size");
@@ -290,54 +290,6 @@ pub async fn record_result(
         .await?)
 }
 
-/// Claims up to `limit` pending uploads, older than `min_age_secs` and not checked in the last
-/// `recheck_secs`, for a storage check. The claim (`last_checked_at`) keeps other replicas off.
-pub async fn claim_for_reconcile(
-    db: &impl GenericClient,
-    min_age_secs: f64,
-    recheck_secs: f64,
-    limit: i64,
-) -> Result<Vec<Upload>, DbError> {
-    let sql = format!(
-        "UPDATE uploads SET last_checked_at = now() WHERE id IN ( \
-             SELECT id FROM uploads \
-             WHERE status = 'pending' AND expires_at > now() \
-               AND created_at < now() - make_interval(secs => $1) \
-               AND (last_checked_at IS NULL OR last_checked_at < now() - make_interval(secs => $2)) \
-             ORDER BY last_checked_at NULLS FIRST, created_at \
-             LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         RETURNING {COLUMNS}"
-    );
-    let rows = db
-        .query(
-            &cached(db, &sql).await?,
-            &[&min_age_secs, &recheck_secs, &limit],
-        )
-        .await?;
-    rows.iter().map(from_row).collect()
-}
-
-/// Claims up to `limit` pending uploads past their expiry (not claimed in the last
-/// `recheck_secs`).
-pub async fn claim_expired(
-    db: &impl GenericClient,
-    recheck_secs: f64,
-    limit: i64,
-) -> Result<Vec<Upload>, DbError> {
-    let sql = format!(
-        "UPDATE uploads SET last_checked_at = now() WHERE id IN ( \
-             SELECT id FROM uploads \
-             WHERE status = 'pending' AND expires_at <= now() \
-               AND (last_checked_at IS NULL OR last_checked_at < now() - make_interval(secs => $1)) \
-             ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         RETURNING {COLUMNS}"
-    );
-    let rows = db
-        .query(&cached(db, &sql).await?, &[&recheck_secs, &limit])
-        .await?;
-    rows.iter().map(from_row).collect()
-}
-
 /// A confirmed upload whose object storage shows replaced by other bytes (`etag`): rejected,
 /// its object due for removal, and its job withheld if not published yet. `None` when the
 /// upload is not confirmed (any more).
@@ -359,80 +311,4 @@ pub async fn mark_replaced(
     one(db
         .query_opt(&cached(db, &sql).await?, &[&id, &etag, &reason])
         .await?)
-}
-
-/// Claims up to `limit` terminal uploads whose storage cleanup is due, pushing the due time
-/// `lease_secs` ahead so no other replica takes them meanwhile.
-pub async fn claim_cleanup(
-    db: &impl GenericClient,
-    limit: i64,
-    lease_secs: f64,
-) -> Result<Vec<Upload>, DbError> {
-    let sql = format!(
-        "UPDATE uploads SET cleanup_due_at = now() + make_interval(secs => $2) WHERE id IN ( \
-             SELECT id FROM uploads WHERE cleanup_due_at <= now() \
-             ORDER BY cleanup_due_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
-         RETURNING {COLUMNS}"
-    );
-    let rows = db
-        .query(&cached(db, &sql).await?, &[&limit, &lease_secs])
-        .await?;
-    rows.iter().map(from_row).collect()
-}
-
-/// Storage holds nothing of the upload now. While URLs signed for it may still be used
-/// (`urls_valid_until`), it is cleaned again `recheck_secs` later; after that, never.
-pub async fn cleanup_done(
-    db: &impl GenericClient,
-    id: Uuid,
-    urls_valid_until: DateTime<Utc>,
-    recheck_secs: f64,
-) -> Result<(), DbError> {
-    let statement = cached(
-        db,
-        "UPDATE uploads SET cleanup_attempts = 0, \
-             cleanup_due_at = CASE WHEN $2 > now() THEN now() + make_interval(secs => $3) END, \
-             cleaned_at = CASE WHEN $2 > now() THEN NULL ELSE now() END \
-         WHERE id = $1",
-    )
-    .await?;
-    db.execute(&statement, &[&id, &urls_valid_until, &recheck_secs])
-        .await?;
-    Ok(())
-}
-
-/// Storage refused the cleanup: tried again after a doubling delay (at most five minutes).
-pub async fn cleanup_failed(db: &impl GenericClient, id: Uuid) -> Result<(), DbError> {
-    let statement = cached(
-        db,
-        "UPDATE uploads SET cleanup_attempts = cleanup_attempts + 1, \
-             cleanup_due_at = now() + make_interval(secs => least(300, power(2, least(cleanup_attempts, 12)))) \
-         WHERE id = $1",
-    )
-    .await?;
-    db.execute(&statement, &[&id]).await?;
-    Ok(())
-}
-
-/// Which of `keys` belong to an intent, with the multipart upload it records.
-pub async fn multipart_ids_of(
-    db: &impl GenericClient,
-    bucket: &str,
-    keys: &[String],
-) -> Result<Vec<(String, Option<String>)>, DbError> {
-    let statement = cached(
-        db,
-        "SELECT key, storage_upload_id FROM uploads WHERE bucket = $1 AND key = ANY($2)",
-    )
-    .await?;
-    let rows = db.query(&statement, &[&bucket, &keys]).await?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
-}
-
-/// How many uploads are in each status.
-pub async fn count_by_status(db: &impl GenericClient) -> Result<Vec<(String, i64)>, DbError> {
-    let rows = db
-        .query("SELECT status, count(*) FROM uploads GROUP BY status", &[])
-        .await?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }

@@ -119,13 +119,44 @@ impl Uploads {
 }
 
 /// Parts storage reports a checksum for that differs from the declared one.
-pub(super) fn mismatched_parts(upload: &Upload, stored: &[StoredPart]) -> Vec<u32> {
+pub(super) fn mismatched_parts(checksums: &Checksums, stored: &[StoredPart]) -> Vec<u32> {
     stored
         .iter()
         .filter(|part| {
-            let declared = upload.checksums.of_part(part.number);
+            let declared = checksums.of_part(part.number);
             matches!((declared, &part.checksum), (Some(d), Some(s)) if d != s)
         })
         .map(|part| part.number)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(number: u32, checksum: Option<&str>) -> StoredPart {
+        StoredPart {
+            number,
+            etag: format!("e{number}"),
+            size: 1,
+            checksum: checksum.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_part_storage_records_with_another_checksum_is_a_mismatch() {
+        let checksums = Checksums {
+            algorithm: Some(ChecksumAlgorithm::Crc32),
+            parts: vec![Some("AAAAAA==".into()), Some("AQEBAQ==".into()), None],
+            sha256: None,
+        };
+        let held = [
+            stored(1, Some("AAAAAA==")),
+            stored(2, Some("AgICAg==")),
+            // Storage reported none, or nothing was declared: nothing to compare.
+            stored(3, Some("AwMDAw==")),
+            stored(4, None),
+        ];
+        assert_eq!(mismatched_parts(&checksums, &held), vec![2]);
+    }
 }

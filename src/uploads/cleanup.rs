@@ -46,7 +46,7 @@ impl Uploads {
     ) -> Result<CleanupSweep, UploadError> {
         let due = {
             let client = self.db.get().await?;
-            db::uploads::claim_cleanup(&client, batch, CLEANUP_LEASE_SECS).await?
+            db::sweeps::claim_cleanup(&client, batch, CLEANUP_LEASE_SECS).await?
         };
         let mut sweep = CleanupSweep::default();
         for upload in due {
@@ -58,13 +58,13 @@ impl Uploads {
             match cleaned {
                 Ok(()) => {
                     let urls_valid_until = upload.updated_at + self.policy.presign_ttl();
-                    db::uploads::cleanup_done(&client, upload.id, urls_valid_until, recheck_secs)
+                    db::sweeps::cleanup_done(&client, upload.id, urls_valid_until, recheck_secs)
                         .await?;
                     sweep.cleaned += 1;
                 }
                 Err(err) => {
                     tracing::warn!(upload_id = %upload.id, error = %err, "storage cleanup failed, will retry");
-                    db::uploads::cleanup_failed(&client, upload.id).await?;
+                    db::sweeps::cleanup_failed(&client, upload.id).await?;
                     sweep.failed += 1;
                 }
             }
@@ -94,7 +94,7 @@ impl Uploads {
         let keys: Vec<String> = stale.iter().map(|upload| upload.key.clone()).collect();
         let known: HashSet<(String, String)> = {
             let client = self.db.get().await?;
-            db::uploads::multipart_ids_of(&client, self.storage.bucket(), &keys)
+            db::sweeps::multipart_ids_of(&client, self.storage.bucket(), &keys)
                 .await?
                 .into_iter()
                 .filter_map(|(key, id)| Some((key, id?)))

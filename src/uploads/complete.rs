@@ -52,7 +52,7 @@ impl Uploads {
                 (None, None) => Vec::new(),
             };
             if let Some(stored) = &stored {
-                let mismatched = checksums::mismatched_parts(&upload, stored);
+                let mismatched = checksums::mismatched_parts(&upload.checksums, stored);
                 if !mismatched.is_empty() {
                     return Err(UploadError::ChecksumMismatch(mismatched));
                 }
