@@ -4,7 +4,7 @@ ALTER TABLE outbox
     ADD COLUMN next_attempt_at timestamptz NOT NULL DEFAULT now(),
     ADD COLUMN claimed_until   timestamptz,
     ADD COLUMN parked_at       timestamptz;
-DROP INDEX outbox_unpublished;
+-- outbox_unpublished stays: the backlog gauges count unpublished jobs with it.
 CREATE INDEX outbox_due ON outbox (next_attempt_at, id)
     WHERE published_at IS NULL AND parked_at IS NULL;
 CREATE INDEX outbox_parked ON outbox (parked_at) WHERE parked_at IS NOT NULL;

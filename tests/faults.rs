@@ -100,6 +100,7 @@ async fn unroutable_jobs_back_off_instead_of_spinning_and_go_out_once_when_routa
 
     bind_jobs(&app, true).await;
     let jobs = app.wait_for_messages(&app.names.job_queue, 150).await;
+    assert_eq!(jobs.len(), 150, "no copies");
     let mut published: Vec<String> = jobs
         .iter()
         .map(|job| {

@@ -19,11 +19,12 @@ pub struct BrokerSettings {
     pub url: Secret,
 
     /// Tries a consumed message (storage event, worker result) gets when its handling fails
-    /// for a passing reason (database or storage down); then it goes to `<queue>.dlq`.
-    #[arg(id = "consumer-max-attempts", long = "consumer-max-attempts", env = "UC_CONSUMER_MAX_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// for a passing reason (database or storage down), the pause doubling up to 5 minutes;
+    /// then it goes to `<queue>.dlq`. The default outlasts about an hour of outage.
+    #[arg(id = "consumer-max-attempts", long = "consumer-max-attempts", env = "UC_CONSUMER_MAX_ATTEMPTS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub consumer_max_attempts: u32,
 
-    /// Milliseconds before a failed message is tried again, doubling per try (up to 30 s).
+    /// Milliseconds before a failed message is tried again, doubling per try (up to 5 min).
     #[arg(id = "consumer-retry-base", long = "consumer-retry-base", env = "UC_CONSUMER_RETRY_BASE_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub consumer_retry_base_ms: u64,
 }

@@ -30,8 +30,6 @@ pub async fn wake_on_notify(
                 tracing::warn!(error = %err, channel, "LISTEN connection lost, reconnecting")
             }
         }
-        // Whatever was notified while we were away is picked up by the next poll.
-        wake.notify_one();
         tokio::select! {
             _ = tokio::time::sleep(backoff.next_delay()) => {}
             _ = shutdown.changed() => return,
@@ -65,6 +63,8 @@ async fn listen_once(
         }
     }
     backoff.reset();
+    // Whatever was committed while we were away: the relay looks now that LISTEN holds again.
+    wake.notify_one();
     loop {
         tokio::select! {
             message = messages.next() => match message {

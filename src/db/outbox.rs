@@ -56,6 +56,7 @@ pub struct RetryPolicy {
 
 /// Claims up to `limit` jobs that are due, oldest first, for `lease_secs`: other relays skip
 /// them until the lease runs out, and no row lock or transaction outlives this statement.
+/// A rejected upload's job (its object was replaced) never goes out.
 pub async fn claim_due(
     db: &impl GenericClient,
     limit: i64,
@@ -65,10 +66,11 @@ pub async fn claim_due(
         "UPDATE outbox o SET claimed_until = now() + make_interval(secs => $2) \
          FROM uploads u \
          WHERE u.id = o.upload_id AND o.id IN ( \
-             SELECT id FROM outbox \
-             WHERE published_at IS NULL AND parked_at IS NULL AND next_attempt_at <= now() \
-               AND (claimed_until IS NULL OR claimed_until < now()) \
-             ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+             SELECT j.id FROM outbox j JOIN uploads ju ON ju.id = j.upload_id \
+             WHERE j.published_at IS NULL AND j.parked_at IS NULL AND j.next_attempt_at <= now() \
+               AND (j.claimed_until IS NULL OR j.claimed_until < now()) \
+               AND ju.status <> 'rejected' \
+             ORDER BY j.next_attempt_at, j.id LIMIT $1 FOR UPDATE OF j SKIP LOCKED) \
          RETURNING o.id AS outbox_id, o.task_id, o.trigger_received_at, {}",
         columns_of("u")
     );
@@ -101,7 +103,7 @@ pub async fn mark_published(db: &impl GenericClient, jobs: &[&PendingJob]) -> Re
         "WITH published AS ( \
              UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, \
                  last_error = NULL, claimed_until = NULL \
-             WHERE id = ANY($1) RETURNING upload_id) \
+             WHERE id = ANY($1) AND published_at IS NULL RETURNING upload_id) \
          UPDATE uploads SET status = 'processing', updated_at = now() \
          WHERE id IN (SELECT upload_id FROM published) AND status = 'uploaded'",
     )
@@ -144,6 +146,27 @@ pub async fn record_failure(
     Ok(row.get::<_, i64>(0) as u64)
 }
 
+/// Gives back claimed jobs the broker as a whole failed (a broken connection, no confirm in
+/// time): no attempt is counted (the jobs did nothing wrong), they are due again after
+/// `delay_secs`.
+pub async fn release(
+    db: &impl GenericClient,
+    outbox_ids: &[i64],
+    error: &str,
+    delay_secs: f64,
+) -> Result<(), DbError> {
+    let statement = cached(
+        db,
+        "UPDATE outbox SET claimed_until = NULL, last_error = $2, \
+             next_attempt_at = now() + make_interval(secs => $3) \
+         WHERE id = ANY($1) AND published_at IS NULL",
+    )
+    .await?;
+    db.execute(&statement, &[&outbox_ids, &error, &delay_secs])
+        .await?;
+    Ok(())
+}
+
 /// A job parked after its last attempt, for operators.
 #[derive(Clone, Debug)]
 pub struct ParkedJob {
@@ -184,7 +207,9 @@ pub async fn replay_parked(
         "WITH replayed AS ( \
              UPDATE outbox SET parked_at = NULL, attempts = 0, next_attempt_at = now(), \
                  claimed_until = NULL \
-             WHERE parked_at IS NOT NULL AND ($1::uuid IS NULL OR upload_id = $1) RETURNING id), \
+             WHERE parked_at IS NOT NULL AND ($1::uuid IS NULL OR upload_id = $1) \
+               AND upload_id NOT IN (SELECT id FROM uploads WHERE status = 'rejected') \
+             RETURNING id), \
          woken AS (SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM replayed LIMIT 1) one) \
          SELECT (SELECT count(*) FROM replayed), (SELECT count(*) FROM woken)"
     );

@@ -43,8 +43,9 @@ pub trait Handler: Clone + Send + Sync + 'static {
 
 /// The header that counts a message's tries.
 pub const ATTEMPTS_HEADER: &str = "x-upload-coordinator-attempts";
-/// The longest pause before a failed message is tried again.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// The longest pause before a failed message is tried again: with the default 20 tries, a
+/// message outlasts about an hour of its dependency being down before it is dead-lettered.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
 
 /// How often a failing message is tried, and how long it waits in between.
 #[derive(Clone, Copy, Debug)]

@@ -41,6 +41,13 @@ enum RelayError {
     Disconnected,
 }
 
+impl RelayError {
+    /// Whether the broker (not the database) is what failed.
+    fn is_broker(&self) -> bool {
+        !matches!(self, Self::Db(_))
+    }
+}
+
 impl From<deadpool_postgres::PoolError> for RelayError {
     fn from(err: deadpool_postgres::PoolError) -> Self {
         Self::Db(err.into())
@@ -91,7 +98,9 @@ impl Relay {
             match outcome {
                 Ok(()) => return,
                 Err(err) => {
-                    self.health.down(BROKER, &err);
+                    if err.is_broker() {
+                        self.health.down(BROKER, &err);
+                    }
                     tracing::warn!(error = %err, "outbox relay interrupted, retrying");
                 }
             }
@@ -177,25 +186,38 @@ impl Relay {
             .map(|job| job.outbox_id)
             .collect();
         if !failed.is_empty() {
-            let reason = match &outcome {
-                Ok(_) => "refused or unroutable".to_owned(),
-                Err(err) => err.to_string(),
-            };
             self.metrics
                 .jobs_published
                 .with_label_values(&["failed"])
                 .inc_by(failed.len() as u64);
-            let parked =
-                db::outbox::record_failure(&client, &failed, &reason, self.retry_policy()).await?;
-            if parked > 0 {
-                self.metrics.jobs_parked.inc_by(parked);
-                tracing::error!(
-                    jobs = parked,
-                    %reason,
-                    "jobs parked after their last attempt: `upload-coordinator jobs replay` sends them again"
-                );
+            match &outcome {
+                // The broker refused or returned these jobs: an attempt each.
+                Ok(_) => {
+                    let reason = "refused or unroutable";
+                    let retry = self.retry_policy();
+                    let parked =
+                        db::outbox::record_failure(&client, &failed, reason, retry).await?;
+                    if parked > 0 {
+                        self.metrics.jobs_parked.inc_by(parked);
+                        tracing::error!(
+                            jobs = parked,
+                            reason,
+                            "jobs parked after their last attempt: `upload-coordinator jobs replay` sends them again"
+                        );
+                    }
+                    tracing::warn!(
+                        jobs = failed.len(),
+                        reason,
+                        "jobs not published, will retry"
+                    );
+                }
+                // The broker as a whole failed: the jobs wait, their attempts untouched.
+                Err(err) => {
+                    let delay = self.retry_policy().base_secs;
+                    db::outbox::release(&client, &failed, &err.to_string(), delay).await?;
+                    tracing::warn!(jobs = failed.len(), error = %err, "jobs not published, will retry");
+                }
             }
-            tracing::warn!(jobs = failed.len(), %reason, "jobs not published, will retry");
         }
         // A broken channel or a broker that stopped confirming: reconnect.
         outcome.map(|_| Batch {

@@ -109,12 +109,24 @@ impl Storage {
             .body(ByteStream::from_static(b"probe"))
             .send()
             .await;
+        // A refusal for the digest (BadDigest, XAmzContentChecksumMismatch, ...) is what
+        // enforcing looks like; any other refusal says nothing about checksums.
         let enforced = match put {
             Ok(_) => false,
-            Err(err) => match err.raw_response().map(|raw| raw.status().as_u16()) {
-                Some(400) => true,
-                _ => return Err(err.into()),
-            },
+            Err(err) => {
+                let status = err.raw_response().map(|raw| raw.status().as_u16());
+                let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&err)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let about_digest = ["digest", "checksum", "mismatch"]
+                    .iter()
+                    .any(|word| code.contains(word));
+                if status == Some(400) && about_digest {
+                    true
+                } else {
+                    return Err(err.into());
+                }
+            }
         };
         let _ = self.delete(&key).await;
         Ok(enforced)

@@ -9,13 +9,18 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
+use futures_util::{StreamExt, stream};
 
 use super::{UploadError, Uploads};
 use crate::db;
 use crate::domain::Upload;
 
-/// How long a claimed cleanup is kept from other replicas.
-const CLEANUP_LEASE_SECS: f64 = 120.0;
+/// How long a claimed cleanup is kept from other replicas: longer than a batch can take.
+const CLEANUP_LEASE_SECS: f64 = 900.0;
+/// Cleanups run at once within a sweep.
+const CONCURRENT_CLEANUPS: usize = 8;
+/// A URL may be used this long past its expiry by a client whose clock runs behind.
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(60);
 
 /// What one sweep of cleanups did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,18 +53,24 @@ impl Uploads {
             let client = self.db.get().await?;
             db::sweeps::claim_cleanup(&client, batch, CLEANUP_LEASE_SECS).await?
         };
+        let cleaned: Vec<_> = stream::iter(due)
+            .map(|upload| async move {
+                let result = self
+                    .storage
+                    .clean(&upload.key, upload.storage_upload_id.as_deref())
+                    .await;
+                (upload, result)
+            })
+            .buffer_unordered(CONCURRENT_CLEANUPS)
+            .collect()
+            .await;
+        let client = self.db.get().await?;
         let mut sweep = CleanupSweep::default();
-        for upload in due {
-            let cleaned = self
-                .storage
-                .clean(&upload.key, upload.storage_upload_id.as_deref())
-                .await;
-            let client = self.db.get().await?;
-            match cleaned {
+        for (upload, result) in cleaned {
+            match result {
                 Ok(()) => {
-                    let urls_valid_until = upload.updated_at + self.policy.presign_ttl();
-                    db::sweeps::cleanup_done(&client, upload.id, urls_valid_until, recheck_secs)
-                        .await?;
+                    let again_until = self.clean_again_until(&upload, recheck_secs);
+                    db::sweeps::cleanup_done(&client, upload.id, again_until, recheck_secs).await?;
                     sweep.cleaned += 1;
                 }
                 Err(err) => {
@@ -70,6 +81,18 @@ impl Uploads {
             }
         }
         Ok(sweep)
+    }
+
+    /// Until when storage may still receive bytes for a terminal upload, so it is cleaned again
+    /// each sweep: a single PUT's (or POST policy's) URL lives the presign TTL; a multipart
+    /// upload's part URLs die with its abort, so only a complete already in flight can still
+    /// assemble it, and one more sweep catches that.
+    fn clean_again_until(&self, upload: &Upload, recheck_secs: f64) -> chrono::DateTime<Utc> {
+        if upload.plan.multipart {
+            upload.updated_at + chrono::Duration::milliseconds((recheck_secs * 1500.0) as i64)
+        } else {
+            upload.updated_at + self.policy.presign_ttl() + CLOCK_SKEW
+        }
     }
 
     /// Aborts multipart uploads under the key prefix that are older than `older_than` and that

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{UploadError, Uploads, checksums};
+use super::{ConfirmOutcome, UploadError, Uploads, checksums};
 use crate::auth::Owner;
 use crate::domain::{PartPlan, Upload, UploadStatus};
 use crate::storage::{PartToAssemble, StorageError, StoredPart};
@@ -79,7 +79,17 @@ impl Uploads {
                 }
             }
         }
-        Ok(self.confirm(upload, received_at).await?.upload())
+        let outcome = self.confirm(upload, received_at).await?;
+        match outcome {
+            // Aborted or expired meanwhile: the complete did not happen, whatever storage did
+            // (the janitor removes it).
+            ConfirmOutcome::Unchanged(now)
+                if matches!(now.status, UploadStatus::Aborted | UploadStatus::Expired) =>
+            {
+                Err(UploadError::NotPending(now.status))
+            }
+            outcome => Ok(outcome.upload()),
+        }
     }
 }
 

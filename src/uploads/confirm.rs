@@ -131,23 +131,39 @@ impl Uploads {
         let Some(object) = self.storage.head(&upload.key).await? else {
             return Ok(None);
         };
-        let now = object.etag.as_deref().map(unquoted);
-        if now == Some(recorded) && object.size == upload.plan.size {
+        // No ETag from storage: nothing to compare, nothing to conclude.
+        let Some(now) = object.etag.as_deref().map(unquoted) else {
+            return Ok(None);
+        };
+        if now == recorded && object.size == upload.plan.size {
             return Ok(None);
         }
-        let reason = format!(
-            "the object was replaced after it was confirmed (ETag {recorded}, now {})",
-            now.unwrap_or("unknown")
-        );
+        // Only a URL still valid can have replaced the bytes (POST policies cannot be made
+        // write-once). Later, a changed ETag comes from storage itself (a copy onto itself, a
+        // storage-class change): it is reported, and the upload left alone.
+        if !self.urls_may_be_valid(&upload) {
+            tracing::warn!(upload_id = %upload.id, recorded, now, "a confirmed object's ETag changed after its URLs expired; left alone");
+            return Ok(None);
+        }
+        let reason =
+            format!("the object was replaced after it was confirmed (ETag {recorded}, now {now})");
         let flagged = {
             let client = self.db.get().await?;
-            db::uploads::mark_replaced(&client, upload.id, now, &reason).await?
+            db::uploads::mark_replaced(&client, upload.id, Some(now), &reason).await?
         };
         if let Some(flagged) = &flagged {
             tracing::error!(upload_id = %upload.id, %reason, "confirmed upload replaced in storage");
             self.clean_now(flagged).await;
         }
         Ok(flagged)
+    }
+
+    /// Whether a URL signed for the upload may still be used: URLs are signed only while it is
+    /// pending, and live `UC_PRESIGN_TTL_SECS` (a minute more for clock skew).
+    fn urls_may_be_valid(&self, upload: &Upload) -> bool {
+        let signed_until = upload.confirmed_at.unwrap_or(upload.updated_at);
+        let margin = chrono::Duration::seconds(60);
+        Utc::now() < signed_until + self.policy.presign_ttl() + margin
     }
 
     /// Confirms the upload storing `bucket`/`key`, as a storage event names it.

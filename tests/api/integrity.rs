@@ -54,8 +54,20 @@ async fn the_job_carries_the_confirmed_etag() {
         Some(AMQPValue::LongString(etag)) => etag.to_string(),
         other => panic!("upload_etag header: {other:?}"),
     };
-    assert_eq!(etag, recorded_etag(&app, id).await);
-    assert!(!etag.is_empty());
+    let key = upload["key"].as_str().unwrap();
+    let stored = app
+        .s3
+        .head_object()
+        .bucket(&app.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        Some(etag.as_str()),
+        stored.e_tag(),
+        "the ETag of the bytes in storage"
+    );
 
     let json_app = spawn_app_with(&["--job-format=json"]).await;
     let upload = confirmed_single_put(&json_app, &payload(2500, 4)).await;
@@ -134,16 +146,19 @@ async fn after_an_abort_a_put_through_its_url_leaves_no_object_after_the_next_sw
         || async { (!app.object_exists(key).await).then_some(()) },
     )
     .await;
-    let due: Option<chrono::DateTime<chrono::Utc>> = app
+    let cleaned_at: Option<chrono::DateTime<chrono::Utc>> = app
         .db
         .query_one(
-            "SELECT cleanup_due_at FROM uploads WHERE id = $1::text::uuid",
+            "SELECT cleaned_at FROM uploads WHERE id = $1::text::uuid",
             &[&id],
         )
         .await
         .unwrap()
         .get(0);
-    assert!(due.is_some(), "cleaned again until its URLs expire");
+    assert!(
+        cleaned_at.is_none(),
+        "not done for good while its URL is valid"
+    );
 }
 
 #[tokio::test]
@@ -157,11 +172,17 @@ async fn abort_racing_complete_ends_in_one_state_that_storage_matches() {
         let part_size = upload["part_size"].as_u64().unwrap() as usize;
         let parts: Vec<Value> = upload["parts"].as_array().unwrap().clone();
         app.put_parts(&parts, &data, part_size).await;
-        let (_, _) = tokio::join!(app.complete(&id, None), app.abort(&id));
+        let (completed, _) = tokio::join!(app.complete(&id, None), app.abort(&id));
         let status = app.get_json(&app.url(&format!("/api/uploads/{id}"))).await["status"]
             .as_str()
             .unwrap()
             .to_owned();
+        // The complete call says what happened: 200 only if the upload was confirmed.
+        match completed.status() {
+            StatusCode::OK => assert_ne!(status, "aborted", "{id}: complete answered 200"),
+            StatusCode::CONFLICT => assert_eq!(status, "aborted", "{id}"),
+            other => panic!("{id}: complete answered {other}"),
+        }
         outcomes.push((id, upload["key"].as_str().unwrap().to_owned(), status));
     }
     for (id, key, status) in outcomes {
@@ -233,7 +254,8 @@ async fn listen_backend(app: &TestApp) -> Option<i32> {
     app.db
         .query_opt(
             "SELECT pid FROM pg_stat_activity \
-             WHERE application_name = 'upload-coordinator/listen' AND datname = $1",
+             WHERE application_name = 'upload-coordinator/listen' AND datname = $1 \
+               AND query LIKE 'LISTEN%'",
             &[&app.database],
         )
         .await
