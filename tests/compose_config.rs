@@ -1,122 +1,140 @@
-//! `compose.yaml` is checked by Docker Compose itself: it must render, name every service of
-//! the stack, and point MinIO's AMQP target at the exchange the coordinator declares.
-//! Where no Docker CLI with the compose plugin exists, each test prints why it is skipped.
+//! `compose.yaml` is checked on every machine, Docker or not: it must validate against the
+//! Compose Specification (`check-jsonschema`, which `make test` installs; `docker compose
+//! config` too where the compose plugin exists), name every service of the stack, point
+//! MinIO's AMQP target at the exchange the coordinator declares, and take its secrets from
+//! the environment rather than carry any.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
 
 const SERVICES: [&str; 5] = ["postgres", "rabbitmq", "minio", "minio-init", "coordinator"];
 
-/// Runs `docker compose -f compose.yaml <args>` from the crate root.
-fn compose(args: &[&str]) -> Output {
-    // The stack requires its secrets; any values render the file.
-    let secrets = [
-        "UC_POSTGRES_PASSWORD",
-        "UC_RABBITMQ_PASSWORD",
-        "UC_S3_ACCESS_KEY",
-        "UC_S3_SECRET_KEY",
-        "UC_JWT_SECRET",
-    ];
-    Command::new("docker")
-        .arg("compose")
-        .args(["-f", "compose.yaml"])
-        .args(args)
-        .envs(secrets.map(|name| (name, "rendering-only-0123456789abcdef0123")))
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where pip put its scripts (check-jsonschema), as scripts/install-deps.sh installs them.
+fn python_scripts() -> PathBuf {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
         .output()
-        .expect("docker was found a moment ago")
+        .expect("python3 runs");
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
 }
 
-/// Why the compose check cannot run here, if it cannot.
-fn compose_unavailable() -> Option<String> {
-    match Command::new("docker").args(["compose", "version"]).output() {
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            Some("no docker CLI on PATH".to_owned())
-        }
-        Err(err) => Some(format!("docker CLI cannot be run ({err})")),
-        Ok(out) if !out.status.success() => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let reason = stderr
-                .lines()
-                .next()
-                .unwrap_or("no output")
-                .trim()
-                .to_owned();
-            Some(format!("docker compose plugin not available ({reason})"))
-        }
-        Ok(_) => None,
-    }
-}
-
-/// Returns the rendered output of a compose command, failing the test on a non-zero exit.
-fn compose_ok(args: &[&str]) -> String {
-    let out = compose(args);
+/// compose.yaml as JSON, read by the YAML library check-jsonschema brings.
+fn compose() -> Value {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys\nfrom ruamel.yaml import YAML\n\
+             print(json.dumps(YAML(typ='safe').load(open(sys.argv[1]))))",
+        ])
+        .arg(root().join("compose.yaml"))
+        .output()
+        .expect("python3 runs");
     assert!(
-        out.status.success(),
-        "`docker compose -f compose.yaml {}` failed with {}:\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+        output.status.success(),
+        "compose.yaml does not parse (ruamel.yaml comes with check-jsonschema: make deps): {}",
+        String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(out.stdout).expect("compose prints UTF-8")
+    serde_json::from_slice(&output.stdout).expect("JSON")
 }
 
-/// Returns early from a test where compose cannot run, saying why. The line goes to the real
-/// stderr: the test harness would swallow an `eprintln!` from a passing test.
-macro_rules! require_compose {
-    () => {
-        if let Some(reason) = compose_unavailable() {
-            let _ = writeln!(std::io::stderr(), "skipped: {reason}");
-            return;
-        }
+/// A service's environment: its `environment` mapping over its `env_file`s.
+fn environment(compose: &Value, service: &str) -> BTreeMap<String, String> {
+    let definition = &compose["services"][service];
+    let mut env = BTreeMap::new();
+    let files = match &definition["env_file"] {
+        Value::String(file) => vec![file.clone()],
+        Value::Array(files) => files
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
     };
-}
-
-/// The value of `key` in the `environment` mapping of `service` in rendered compose YAML.
-fn env_value(rendered: &str, service: &str, key: &str) -> Option<String> {
-    let service_header = format!("  {service}:");
-    let key_prefix = format!("{key}:");
-    let mut in_service = false;
-    for line in rendered.lines() {
-        // Service names sit at exactly two spaces of indentation under `services:`.
-        if line.starts_with("  ") && !line.starts_with("   ") {
-            in_service = line == service_header;
-            continue;
-        }
-        if !line.starts_with(' ') {
-            in_service = false;
-            continue;
-        }
-        if !in_service {
-            continue;
-        }
-        if let Some(value) = line.trim_start().strip_prefix(&key_prefix) {
-            return Some(
-                value
-                    .trim()
-                    .trim_matches(|c| c == '"' || c == '\'')
-                    .to_owned(),
-            );
+    for file in files {
+        let text = std::fs::read_to_string(root().join(&file)).expect("the env_file exists");
+        for line in text.lines().map(str::trim) {
+            if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
+                env.insert(key.to_owned(), value.to_owned());
+            }
         }
     }
-    None
+    if let Some(map) = definition["environment"].as_object() {
+        for (key, value) in map {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            env.insert(key.clone(), value);
+        }
+    }
+    env
 }
 
 #[test]
-fn compose_file_passes_docker_compose_config() {
-    require_compose!();
-    compose_ok(&["config", "--quiet"]);
+fn compose_file_follows_the_compose_specification() {
+    let checker = python_scripts().join("check-jsonschema");
+    let checker = if checker.exists() {
+        checker
+    } else {
+        PathBuf::from("check-jsonschema")
+    };
+    let output = Command::new(&checker)
+        .args(["--builtin-schema", "vendor.compose-spec"])
+        .arg(root().join("compose.yaml"))
+        .output()
+        .unwrap_or_else(|err| {
+            panic!(
+                "{} cannot run ({err}): make deps installs it",
+                checker.display()
+            )
+        });
+    assert!(
+        output.status.success(),
+        "compose.yaml breaks the Compose Specification:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Where the compose plugin exists, Docker Compose renders it too (with stand-in secrets).
+    let plugin = Command::new("docker").args(["compose", "version"]).output();
+    if plugin.is_ok_and(|out| out.status.success()) {
+        let secrets = [
+            "UC_POSTGRES_PASSWORD",
+            "UC_RABBITMQ_PASSWORD",
+            "UC_S3_ACCESS_KEY",
+            "UC_S3_SECRET_KEY",
+            "UC_JWT_SECRET",
+        ];
+        let rendered = Command::new("docker")
+            .args(["compose", "-f", "compose.yaml", "config", "--quiet"])
+            .current_dir(root())
+            .envs(secrets.map(|name| (name, "rendering-only-0123456789abcdef0123")))
+            .output()
+            .expect("docker runs");
+        assert!(
+            rendered.status.success(),
+            "docker compose config: {}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
+    }
 }
 
 #[test]
 fn compose_stack_names_every_service() {
-    require_compose!();
-    let listed = compose_ok(&["config", "--services"]);
-    let mut services: Vec<&str> = listed
-        .lines()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    let compose = compose();
+    let mut services: Vec<&str> = compose["services"]
+        .as_object()
+        .expect("services")
+        .keys()
+        .map(String::as_str)
         .collect();
     services.sort_unstable();
     let mut expected = SERVICES.to_vec();
@@ -126,16 +144,21 @@ fn compose_stack_names_every_service() {
 
 #[test]
 fn minio_publishes_to_the_exchange_the_coordinator_declares() {
-    require_compose!();
-    let rendered = compose_ok(&["config"]);
+    let compose = compose();
+    let minio = environment(&compose, "minio");
+    let coordinator = environment(&compose, "coordinator");
     let minio = |key: &str| {
-        env_value(&rendered, "minio", key).unwrap_or_else(|| panic!("minio sets no {key}"))
+        minio
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("minio sets no {key}"))
     };
     let coordinator = |key: &str| {
-        env_value(&rendered, "coordinator", key)
+        coordinator
+            .get(key)
+            .cloned()
             .unwrap_or_else(|| panic!("the coordinator sets no {key}"))
     };
-
     assert_eq!(minio("MINIO_NOTIFY_AMQP_ENABLE_PRIMARY"), "on");
     assert_eq!(
         minio("MINIO_NOTIFY_AMQP_EXCHANGE_PRIMARY"),
@@ -152,5 +175,31 @@ fn minio_publishes_to_the_exchange_the_coordinator_declares() {
     assert!(
         !minio("MINIO_NOTIFY_AMQP_QUEUE_DIR_PRIMARY").is_empty(),
         "events need a queue dir to survive a broker outage"
+    );
+}
+
+#[test]
+fn the_stack_carries_no_secret_of_its_own() {
+    let compose = compose();
+    // Every secret is a `${VAR}` the .env file fills in, never a value written here.
+    for (service, key) in [
+        ("postgres", "POSTGRES_PASSWORD"),
+        ("rabbitmq", "RABBITMQ_DEFAULT_PASS"),
+        ("minio", "MINIO_ROOT_PASSWORD"),
+        ("coordinator", "UC_JWT_SECRET"),
+        ("coordinator", "UC_S3_SECRET_KEY"),
+    ] {
+        let value = environment(&compose, service)
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{service} sets no {key}"));
+        assert!(
+            value.starts_with("${") && !value.contains(":-"),
+            "{service} {key} = {value}: a secret must come from the environment, with no default"
+        );
+    }
+    assert!(
+        !environment(&compose, "coordinator").contains_key("UC_DEV_MODE"),
+        "the compose stack is a deployment, not development mode"
     );
 }
