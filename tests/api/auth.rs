@@ -92,3 +92,20 @@ async fn a_platform_token_is_accepted() {
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn a_token_not_valid_yet_or_without_its_type_is_refused() {
+    let app = spawn_app().await;
+    let body = json!({"filename": "a.mp4", "size": 10, "content_type": "video/mp4", "title": "A"});
+    let now = get_current_timestamp();
+    let mut early = platform_claims(now + 7200);
+    early["nbf"] = json!(now + 3600);
+    let early = sign(early, JWT_SECRET);
+    assert_unauthorized(app.create_upload_as(&early, &body).await, "invalid-token").await;
+
+    // The platform's access tokens say what they are; HS256 tokens must.
+    let mut untyped = platform_claims(now + 600);
+    untyped.as_object_mut().unwrap().remove("token_type");
+    let untyped = sign(untyped, JWT_SECRET);
+    assert_unauthorized(app.create_upload_as(&untyped, &body).await, "invalid-token").await;
+}

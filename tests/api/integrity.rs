@@ -297,7 +297,7 @@ async fn after_postgresql_ends_the_listen_connection_a_job_from_another_replica_
     let committed = Instant::now();
     app.wait_for_status(id, &["processing"]).await;
     assert!(
-        committed.elapsed() < Duration::from_secs(2),
+        committed.elapsed() < Duration::from_secs(1),
         "published {:?} after the commit",
         committed.elapsed()
     );
