@@ -27,9 +27,16 @@ fn the_readme_configuration_table_matches_the_settings_of_the_binary() {
     let help = String::from_utf8(help.stdout).expect("UTF-8 help");
     let from_help: BTreeSet<String> = help
         .match_indices("[env: ")
-        .flat_map(|(at, _)| variables(&help[at..at + 80.min(help.len() - at)]).into_iter().take(1))
+        .flat_map(|(at, _)| {
+            variables(&help[at..at + 80.min(help.len() - at)])
+                .into_iter()
+                .take(1)
+        })
         .collect();
-    assert!(from_help.len() > 50, "the help lists the settings: {from_help:?}");
+    assert!(
+        from_help.len() > 50,
+        "the help lists the settings: {from_help:?}"
+    );
 
     let readme = include_str!("../README.md");
     let table = readme

@@ -73,6 +73,23 @@ pub struct StoredPart {
     pub checksum: Option<String>,
 }
 
+/// Sets the header of a part's declared checksum on a PutObject or UploadPart request (the
+/// SDK's builders share the methods, not a trait).
+macro_rules! with_checksum {
+    ($request:expr, $checksum:expr) => {
+        match $checksum {
+            None => $request,
+            Some(PartChecksum { algorithm, digest }) => match algorithm {
+                ChecksumAlgorithm::Sha256 => $request.checksum_sha256(digest),
+                ChecksumAlgorithm::Crc32 => $request.checksum_crc32(digest),
+                ChecksumAlgorithm::Crc32c => $request.checksum_crc32_c(digest),
+                ChecksumAlgorithm::Md5 => $request.content_md5(digest),
+            },
+        }
+    };
+}
+pub(crate) use with_checksum;
+
 /// A part's declared checksum, to sign into its URL or hand to storage.
 #[derive(Clone, Copy, Debug)]
 pub struct PartChecksum<'a> {
@@ -216,14 +233,7 @@ impl Storage {
         if self.write_once {
             request = request.if_none_match("*");
         }
-        if let Some(checksum) = checksum {
-            request = match checksum.algorithm {
-                ChecksumAlgorithm::Sha256 => request.checksum_sha256(checksum.digest),
-                ChecksumAlgorithm::Crc32 => request.checksum_crc32(checksum.digest),
-                ChecksumAlgorithm::Crc32c => request.checksum_crc32_c(checksum.digest),
-                ChecksumAlgorithm::Md5 => request.content_md5(checksum.digest),
-            };
-        }
+        let request = with_checksum!(request, checksum);
         let request = request.presigned(presigning(ttl)?).await?;
         Ok(presigned_url(&request, ttl))
     }

@@ -8,7 +8,7 @@ use chrono::DateTime;
 
 use super::{
     InProgress, PartChecksum, PresignedUrl, Storage, StorageError, StoredPart, presigned_url,
-    presigning,
+    presigning, with_checksum,
 };
 use crate::domain::ChecksumAlgorithm;
 
@@ -65,7 +65,7 @@ impl Storage {
         checksum: Option<PartChecksum<'_>>,
         ttl: Duration,
     ) -> Result<PresignedUrl, StorageError> {
-        let mut request = self
+        let request = self
             .presigner
             .upload_part()
             .bucket(&self.bucket)
@@ -73,14 +73,7 @@ impl Storage {
             .upload_id(upload_id)
             .part_number(number as i32)
             .content_length(length as i64);
-        if let Some(checksum) = checksum {
-            request = match checksum.algorithm {
-                ChecksumAlgorithm::Sha256 => request.checksum_sha256(checksum.digest),
-                ChecksumAlgorithm::Crc32 => request.checksum_crc32(checksum.digest),
-                ChecksumAlgorithm::Crc32c => request.checksum_crc32_c(checksum.digest),
-                ChecksumAlgorithm::Md5 => request.content_md5(checksum.digest),
-            };
-        }
+        let request = with_checksum!(request, checksum);
         let request = request.presigned(presigning(ttl)?).await?;
         Ok(presigned_url(&request, ttl))
     }

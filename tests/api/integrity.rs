@@ -47,7 +47,6 @@ async fn a_second_put_through_a_confirmed_single_put_url_is_refused_and_the_byte
 async fn the_job_carries_the_confirmed_etag() {
     let app = spawn_app().await;
     let upload = confirmed_single_put(&app, &payload(2500, 3)).await;
-    let id = upload["id"].as_str().unwrap();
     let jobs = app.wait_for_messages(&app.names.job_queue, 1).await;
     let headers = jobs[0].delivery.properties.headers().clone().unwrap();
     let etag = match headers.inner().get("upload_etag") {

@@ -225,6 +225,14 @@ fn field_names(object: &Object) -> String {
     names.join(", ")
 }
 
+/// The one item a test body parses to.
+#[cfg(test)]
+pub(crate) fn only_item(body: &str) -> crate::events::Item {
+    let mut parsed = crate::events::parse(body.as_bytes()).unwrap();
+    assert_eq!(parsed.items.len(), 1, "{parsed:?}");
+    parsed.items.remove(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,12 +275,4 @@ mod tests {
         assert!(size(Some(&serde_json::json!("12")), false).is_err());
         assert_eq!(size(Some(&serde_json::json!("12")), true), Ok(Some(12)));
     }
-}
-
-/// The one item a test body parses to.
-#[cfg(test)]
-pub(crate) fn only_item(body: &str) -> crate::events::Item {
-    let mut parsed = crate::events::parse(body.as_bytes()).unwrap();
-    assert_eq!(parsed.items.len(), 1, "{parsed:?}");
-    parsed.items.remove(0)
 }
