@@ -10,6 +10,7 @@ pub mod broker;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod error_codes;
 pub mod events;
 pub mod health;
 pub mod intake;

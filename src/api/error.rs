@@ -1,6 +1,7 @@
 //! The one place errors become HTTP: every 4xx carries `{code, message}` with a stable code;
 //! 5xx bodies say nothing internal while the log keeps the whole cause chain.
 
+use crate::error_codes as codes;
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
@@ -26,6 +27,22 @@ impl ErrorBody {
             message: message.into(),
         })
     }
+}
+
+/// An error and every cause under it, `outer: inner: innermost`, for the log of a 5xx.
+pub fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Wrappers often repeat their cause's text; say it once.
+        if !chain.ends_with(&text) {
+            chain.push_str(": ");
+            chain.push_str(&text);
+        }
+        source = cause.source();
+    }
+    chain
 }
 
 pub const BEARER_CHALLENGE: &str = "Bearer realm=\"upload-coordinator\"";
@@ -78,17 +95,18 @@ impl From<SessionError> for ApiError {
         match err {
             SessionError::Auth(auth) => auth.into(),
             SessionError::UploadLimit => {
-                Self::Forbidden(ErrorBody::new("session-upload-limit", err.to_string()))
+                Self::Forbidden(ErrorBody::new(codes::SESSION_UPLOAD_LIMIT, err.to_string()))
             }
             SessionError::NotFound => {
-                Self::NotFound(ErrorBody::new("session-not-found", err.to_string()))
+                Self::NotFound(ErrorBody::new(codes::SESSION_NOT_FOUND, err.to_string()))
             }
-            SessionError::TooMany(_) => {
-                Self::TooManyRequests(ErrorBody::new("too-many-sessions", err.to_string()), 60)
-            }
+            SessionError::TooMany(_) => Self::TooManyRequests(
+                ErrorBody::new(codes::TOO_MANY_SESSIONS, err.to_string()),
+                60,
+            ),
             SessionError::Db(cause) => {
-                tracing::error!(error = %cause, "database request failed");
-                Self::Internal(ErrorBody::new("internal", "internal error"))
+                tracing::error!(error = %cause_chain(&cause), "database request failed");
+                Self::Internal(ErrorBody::new(codes::INTERNAL, "internal error"))
             }
         }
     }
@@ -115,14 +133,14 @@ impl From<UploadError> for ApiError {
             | UploadError::ChecksumMismatch(_)
             | UploadError::ObjectMissing => Self::Conflict(body()),
             UploadError::Storage(cause) => {
-                tracing::error!(error = %cause, "storage request failed");
+                tracing::error!(error = %cause_chain(cause), "storage request failed");
                 Self::Unavailable(ErrorBody::new(
                     err.code(),
                     "storage is unavailable, try again later",
                 ))
             }
             UploadError::Db(cause) => {
-                tracing::error!(error = %cause, "database request failed");
+                tracing::error!(error = %cause_chain(cause), "database request failed");
                 Self::Internal(ErrorBody::new(err.code(), "internal error"))
             }
         }
@@ -147,16 +165,19 @@ fn render(err: poem::Error) -> Response {
     }
     let status = err.status();
     let (code, message) = match status {
-        StatusCode::UNAUTHORIZED => ("missing-token", "a bearer token is required".to_owned()),
-        StatusCode::NOT_FOUND => ("not-found", "no such resource".to_owned()),
-        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", err.to_string()),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", err.to_string()),
-        StatusCode::REQUEST_TIMEOUT => ("request-timeout", err.to_string()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", err.to_string()),
-        s if s.is_client_error() => ("invalid-request", err.to_string()),
+        StatusCode::UNAUTHORIZED => (
+            codes::MISSING_TOKEN,
+            "a bearer token is required".to_owned(),
+        ),
+        StatusCode::NOT_FOUND => (codes::NOT_FOUND, "no such resource".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => (codes::METHOD_NOT_ALLOWED, err.to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => (codes::PAYLOAD_TOO_LARGE, err.to_string()),
+        StatusCode::REQUEST_TIMEOUT => (codes::REQUEST_TIMEOUT, err.to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (codes::UNSUPPORTED_MEDIA_TYPE, err.to_string()),
+        s if s.is_client_error() => (codes::INVALID_REQUEST, err.to_string()),
         _ => {
-            tracing::error!(error = %err, "unhandled error");
-            ("internal", "internal error".to_owned())
+            tracing::error!(error = %cause_chain(&err), "unhandled error");
+            (codes::INTERNAL, "internal error".to_owned())
         }
     };
     let mut response = poem::web::Json(serde_json::json!({"code": code, "message": message}))
@@ -169,4 +190,22 @@ fn render(err: poem::Error) -> Response {
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("storage request failed")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_5xx_is_logged_with_every_cause() {
+        let err = Outer(std::io::Error::other("connection refused"));
+        assert_eq!(
+            cause_chain(&err),
+            "storage request failed: connection refused"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! from it) lists exactly those. Each is a subset of [`ApiError`]; every one also documents 401
 //! and 500. An error outside an operation's set is a bug: it is logged and answered as 500.
 
+use crate::error_codes as codes;
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
 
@@ -43,7 +44,7 @@ macro_rules! operation_errors {
                     ApiError::Internal(body) => Self::Internal(body),
                     unexpected => {
                         tracing::error!(error = ?unexpected, operation = stringify!($name), "undocumented error status");
-                        Self::Internal(ErrorBody::new("internal", "internal error"))
+                        Self::Internal(ErrorBody::new(codes::INTERNAL, "internal error"))
                     }
                 }
             }

@@ -1,6 +1,7 @@
 //! `POST /api/uppy-sessions`: an upload session for Uppy 6, and `POST /api/dev/token`: access
 //! tokens for the demo page (only when it is switched on).
 
+use crate::error_codes as codes;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -94,18 +95,19 @@ fn public_base(state: &AppState, req: &Request) -> String {
     let headers = req.headers();
     let header = |name: &str| headers.get(name).and_then(|h| h.to_str().ok());
     let trusted = |name: &str| header(name).filter(|_| state.web.trust_forwarded_headers);
-    let host = trusted("x-forwarded-host")
+    let host = trusted(codes::X_FORWARDED_HOST)
         .or_else(|| header("host"))
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
         .unwrap_or("127.0.0.1");
-    let scheme = trusted("x-forwarded-proto").unwrap_or("http");
+    let scheme = trusted(codes::X_FORWARDED_PROTO).unwrap_or("http");
     format!("{scheme}://{host}")
 }
 
 /// The session's origin: as asked, else the minting request's `Origin`, else any.
 fn session_origin(asked: Option<&str>, req: &Request) -> Result<Option<String>, SessionErrors> {
-    let unprocessable =
-        |message: String| SessionErrors::Unprocessable(ErrorBody::new("invalid-origin", message));
+    let unprocessable = |message: String| {
+        SessionErrors::Unprocessable(ErrorBody::new(codes::INVALID_ORIGIN, message))
+    };
     match asked {
         Some(origin) => parse_origin(origin).map_err(unprocessable),
         None => Ok(req
@@ -215,19 +217,22 @@ impl SessionsApi {
     ) -> Result<Json<DevToken>, DevTokenErrors> {
         if !(state.dev_mode && state.web.demo_page) {
             return Err(DevTokenErrors::NotFound(ErrorBody::new(
-                "not-found",
+                codes::NOT_FOUND,
                 "dev tokens are only handed out in development mode with the demo page on",
             )));
         }
         let sub = body.0.sub.trim();
         if sub.is_empty() || sub.len() > 200 || sub.chars().any(char::is_control) {
             return Err(DevTokenErrors::Unprocessable(ErrorBody::new(
-                "invalid-sub",
+                codes::INVALID_SUB,
                 "sub must be 1 to 200 characters",
             )));
         }
         let token = state.auth.issue(sub, 1, DEV_TOKEN_TTL).map_err(|err| {
-            DevTokenErrors::Unprocessable(ErrorBody::new("dev-token-unavailable", err.to_string()))
+            DevTokenErrors::Unprocessable(ErrorBody::new(
+                codes::DEV_TOKEN_UNAVAILABLE,
+                err.to_string(),
+            ))
         })?;
         Ok(Json(DevToken {
             token,

@@ -1,5 +1,6 @@
 //! `/api/uploads`: declare, sign, resume, complete, abort and read uploads.
 
+use crate::error_codes as codes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -218,7 +219,7 @@ impl UploadsApi {
             } => uploads.sign_parts(&auth.0, id.0, &numbers).await?,
             _ => {
                 return Err(UploadActionErrors::Unprocessable(ErrorBody::new(
-                    "invalid-part-request",
+                    codes::INVALID_PART_REQUEST,
                     "give either part_numbers or parts",
                 )));
             }

@@ -2,6 +2,7 @@
 //! (Uppy 5 and other clients), or the session cookie (a same-origin page). A session is
 //! checked against its stored row on every call, and only from its own origin.
 
+use crate::error_codes as codes;
 use std::sync::Arc;
 
 use poem::{FromRequest, Request, RequestBody};
@@ -57,7 +58,7 @@ pub fn request_origin(req: &Request) -> Option<&str> {
 
 pub fn origin_not_allowed() -> ApiError {
     ApiError::Forbidden(ErrorBody::new(
-        "origin-not-allowed",
+        codes::ORIGIN_NOT_ALLOWED,
         "this upload session belongs to another origin",
     ))
 }

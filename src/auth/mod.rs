@@ -10,6 +10,7 @@ pub use session_registry::{
 };
 pub use sessions::{SessionTokens, SmallFileMethod, UploadSession, derive_secret};
 
+use crate::error_codes as codes;
 use std::fmt;
 
 use jsonwebtoken::errors::ErrorKind;
@@ -53,10 +54,10 @@ pub enum AuthError {
 impl AuthError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Missing => "missing-token",
-            Self::Expired => "token-expired",
-            Self::Invalid(_) => "invalid-token",
-            Self::Revoked => "session-revoked",
+            Self::Missing => codes::MISSING_TOKEN,
+            Self::Expired => codes::TOKEN_EXPIRED,
+            Self::Invalid(_) => codes::INVALID_TOKEN,
+            Self::Revoked => codes::SESSION_REVOKED,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Parse-don't-validate inputs for a new upload: once built, each value is known good.
 
+use crate::error_codes as codes;
 use serde_json::Value;
 
 const MAX_FILENAME_BYTES: usize = 255;
@@ -34,16 +35,16 @@ pub enum InvalidInput {
 impl InvalidInput {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Filename => "invalid-filename",
-            Self::Title => "invalid-title",
-            Self::Size => "invalid-size",
-            Self::TooLarge { .. } => "upload-too-large",
-            Self::ContentType => "invalid-content-type",
-            Self::UnsupportedContentType(_) => "unsupported-content-type",
-            Self::Metadata => "invalid-metadata",
-            Self::PartSize => "invalid-part-size",
-            Self::Checksum { .. } => "invalid-checksum",
-            Self::ChecksumsRequired => "checksums-required",
+            Self::Filename => codes::INVALID_FILENAME,
+            Self::Title => codes::INVALID_TITLE,
+            Self::Size => codes::INVALID_SIZE,
+            Self::TooLarge { .. } => codes::UPLOAD_TOO_LARGE,
+            Self::ContentType => codes::INVALID_CONTENT_TYPE,
+            Self::UnsupportedContentType(_) => codes::UNSUPPORTED_CONTENT_TYPE,
+            Self::Metadata => codes::INVALID_METADATA,
+            Self::PartSize => codes::INVALID_PART_SIZE,
+            Self::Checksum { .. } => codes::INVALID_CHECKSUM,
+            Self::ChecksumsRequired => codes::CHECKSUMS_REQUIRED,
         }
     }
 }

@@ -7,6 +7,7 @@
 mod formats;
 mod key;
 
+use crate::error_codes as codes;
 use std::fmt;
 
 /// Storage reports that an object now exists under `bucket`/`key`.
@@ -146,9 +147,9 @@ pub enum ParseError {
 impl ParseError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NotJson(_) => "event-not-json",
-            Self::UnknownShape(_) => "event-unknown-shape",
-            Self::Invalid(_) => "event-invalid",
+            Self::NotJson(_) => codes::EVENT_NOT_JSON,
+            Self::UnknownShape(_) => codes::EVENT_UNKNOWN_SHAPE,
+            Self::Invalid(_) => codes::EVENT_INVALID,
         }
     }
 }

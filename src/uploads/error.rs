@@ -1,5 +1,6 @@
 use crate::db::DbError;
 use crate::domain::{InvalidInput, UploadStatus};
+use crate::error_codes as codes;
 use crate::storage::StorageError;
 
 /// Why an upload use case did not succeed. Client mistakes carry a stable code; the HTTP layer
@@ -59,20 +60,20 @@ impl UploadError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Invalid(invalid) => invalid.code(),
-            Self::NotFound => "upload-not-found",
-            Self::InvalidPartNumbers { .. } => "invalid-part-number",
-            Self::PartRequestSize { .. } => "invalid-part-request",
-            Self::NotPending(_) => "upload-not-pending",
-            Self::PartsMissing(_) => "parts-missing",
-            Self::PartSizeMismatch { .. } => "part-size-mismatch",
-            Self::InvalidPart(_) => "invalid-part",
-            Self::ChecksumConflict { .. } => "checksum-conflict",
-            Self::ChecksumMismatch(_) => "checksum-mismatch",
-            Self::ObjectMissing => "object-missing",
-            Self::InvalidCursor => "invalid-cursor",
-            Self::InvalidLimit { .. } => "invalid-limit",
-            Self::Storage(_) => "storage-unavailable",
-            Self::Db(_) => "internal",
+            Self::NotFound => codes::UPLOAD_NOT_FOUND,
+            Self::InvalidPartNumbers { .. } => codes::INVALID_PART_NUMBER,
+            Self::PartRequestSize { .. } => codes::INVALID_PART_REQUEST,
+            Self::NotPending(_) => codes::UPLOAD_NOT_PENDING,
+            Self::PartsMissing(_) => codes::PARTS_MISSING,
+            Self::PartSizeMismatch { .. } => codes::PART_SIZE_MISMATCH,
+            Self::InvalidPart(_) => codes::INVALID_PART,
+            Self::ChecksumConflict { .. } => codes::CHECKSUM_CONFLICT,
+            Self::ChecksumMismatch(_) => codes::CHECKSUM_MISMATCH,
+            Self::ObjectMissing => codes::OBJECT_MISSING,
+            Self::InvalidCursor => codes::INVALID_CURSOR,
+            Self::InvalidLimit { .. } => codes::INVALID_LIMIT,
+            Self::Storage(_) => codes::STORAGE_UNAVAILABLE,
+            Self::Db(_) => codes::INTERNAL,
         }
     }
 }
