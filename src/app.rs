@@ -14,15 +14,16 @@ use tokio::sync::{Notify, watch};
 use crate::api::BodyLimits;
 use crate::auth::{Authenticator, SessionRegistry, SessionTokens, derive_secret};
 use crate::config::{JwtAlgorithm, Secret, Settings, WebSettings};
+use crate::events::EventIntake;
 use crate::health::Health;
-use crate::intake::EventIntake;
-use crate::jobs::topology;
 use crate::metrics::Metrics;
+use crate::rabbitmq as broker;
+use crate::rabbitmq::topology;
 use crate::server::{self, ServerLimits};
 use crate::storage::{Storage, StorageCredentials};
 use crate::supervisor::Supervisor;
 use crate::uploads::Uploads;
-use crate::{api, background, broker, db};
+use crate::{api, background, db};
 
 /// What every request handler can reach.
 pub struct AppState {

@@ -9,12 +9,12 @@ use tokio::sync::Notify;
 use crate::app::AppState;
 use crate::config::Settings;
 use crate::db;
+use crate::events::EventIntake;
 use crate::health::Part;
-use crate::intake::EventIntake;
-use crate::intake::consumer::{Consumer, ConsumerTopology, Handler, RetryLimits};
-use crate::intake::results::ResultIntake;
 use crate::jobs::JobEncoder;
 use crate::jobs::relay::{RELAY_BROKER_USER, Relay};
+use crate::jobs::results::ResultIntake;
+use crate::rabbitmq::consumer::{Consumer, ConsumerTopology, Handler, RetryLimits};
 use crate::supervisor::Supervisor;
 use crate::sweeper::Sweeper;
 

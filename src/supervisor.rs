@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::broker::Backoff;
+use crate::backoff::Backoff;
 use crate::health::{Health, Part};
 use crate::metrics::Metrics;
 

@@ -16,7 +16,7 @@ use super::error::{ApiError, ErrorBody};
 use super::operation_errors::EventErrors;
 use crate::app::AppState;
 use crate::auth::AuthError;
-use crate::intake::IntakeError;
+use crate::events::IntakeError;
 
 /// Compares secrets in time that does not depend on where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

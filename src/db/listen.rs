@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use crate::broker::Backoff;
+use crate::backoff::Backoff;
 use crate::config::Secret;
 
 /// How the LISTEN connection shows in `pg_stat_activity`.

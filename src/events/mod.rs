@@ -5,7 +5,10 @@
 //! may be duplicated, stale or premature, never proof.
 
 mod formats;
+mod intake;
 mod key;
+
+pub use intake::{EventIntake, IntakeError, Summary};
 
 use crate::error_codes as codes;
 use std::fmt;

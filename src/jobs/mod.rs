@@ -1,23 +1,18 @@
-//! Processing jobs: how a confirmed upload is encoded for the worker, the broker topology the
-//! jobs travel through, and the outbox relay that publishes them.
+//! Processing jobs: how a confirmed upload is encoded for the worker, the outbox relay that
+//! publishes them, and the results workers report back.
 
 mod celery;
 mod json;
 pub mod relay;
-pub mod topology;
+pub mod results;
 
-use lapin::BasicProperties;
 use uuid::Uuid;
 
 use crate::config::{JobFormat, JobSettings};
 use crate::domain::Upload;
 
-/// A message ready to publish.
-#[derive(Clone, Debug)]
-pub struct EncodedJob {
-    pub body: Vec<u8>,
-    pub properties: BasicProperties,
-}
+/// A job message ready to publish.
+pub type EncodedJob = crate::rabbitmq::publisher::Message;
 
 /// Turns a confirmed upload into the message its consumer expects.
 #[derive(Clone, Debug)]

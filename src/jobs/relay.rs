@@ -11,16 +11,17 @@ use std::time::Duration;
 use chrono::Utc;
 use deadpool_postgres::Pool;
 use lapin::Channel;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::ConfirmSelectOptions;
 use tokio::sync::{Notify, watch};
 
-use super::{JobEncoder, topology};
-use crate::broker::{self, Backoff};
+use super::JobEncoder;
+use crate::backoff::Backoff;
 use crate::config::{JobSettings, Secret};
 use crate::db::outbox::{PendingJob, RetryPolicy};
 use crate::db::{self, DbError};
 use crate::health::{Health, Part};
 use crate::metrics::Metrics;
+use crate::rabbitmq::{self as broker, publisher, topology};
 
 const BATCH: i64 = 100;
 /// How long a claim outlives the confirm timeout: past it, another relay may take the job.
@@ -249,34 +250,26 @@ impl Relay {
         channel: &Channel,
         jobs: &[PendingJob],
     ) -> Result<Vec<usize>, RelayError> {
-        let options = BasicPublishOptions {
-            // Unroutable jobs come back instead of vanishing.
-            mandatory: true,
-            ..BasicPublishOptions::default()
-        };
-        let mut pending = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let message = self.encoder.encode(job.task_id, &job.upload);
-            let confirm = channel
-                .basic_publish(
-                    self.settings.exchange.as_str().into(),
-                    self.settings.routing_key.as_str().into(),
-                    options,
-                    &message.body,
-                    message.properties,
-                )
-                .await?;
-            pending.push(confirm);
-        }
-        let mut accepted = Vec::with_capacity(jobs.len());
-        for (index, confirm) in pending.into_iter().enumerate() {
-            let confirmation = confirm.await?;
-            if confirmation.is_ack() && confirmation.take_message().is_none() {
-                accepted.push(index);
-            } else {
-                tracing::warn!(upload_id = %jobs[index].upload.id, "broker refused or returned a job");
-            }
-        }
-        Ok(accepted)
+        let messages: Vec<_> = jobs
+            .iter()
+            .map(|job| self.encoder.encode(job.task_id, &job.upload))
+            .collect();
+        let accepted = publisher::publish_confirmed(
+            channel,
+            &self.settings.exchange,
+            &self.settings.routing_key,
+            messages,
+        )
+        .await?;
+        Ok(accepted
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, accepted)| {
+                if !accepted {
+                    tracing::warn!(upload_id = %jobs[index].upload.id, "broker refused or returned a job");
+                }
+                accepted.then_some(index)
+            })
+            .collect())
     }
 }

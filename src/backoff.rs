@@ -1,28 +1,6 @@
-//! RabbitMQ connections. Each background worker owns its connection and reconnects on its own
-//! with capped exponential backoff, so a broker restart delays work without losing any.
+//! Capped exponential backoff for reconnecting and retrying.
 
 use std::time::Duration;
-
-use lapin::{Connection, ConnectionProperties};
-
-use crate::config::Secret;
-
-/// Connects once; the error names where (without credentials).
-pub async fn connect(url: &Secret, name: &str) -> Result<Connection, lapin::Error> {
-    let properties = ConnectionProperties::default()
-        .with_connection_name(format!("upload-coordinator/{name}").into());
-    Connection::connect(url.expose(), properties).await
-}
-
-/// Where an AMQP URL points, without credentials, for messages.
-pub fn location(url: &Secret) -> String {
-    let raw = url.expose();
-    let after_scheme = raw.split_once("://").map_or(raw, |(_, rest)| rest);
-    let host = after_scheme
-        .rsplit_once('@')
-        .map_or(after_scheme, |(_, host)| host);
-    host.to_owned()
-}
 
 /// Doubling delays from 100 ms up to 5 s, reset after a success.
 #[derive(Debug)]
@@ -65,11 +43,5 @@ mod tests {
         assert_eq!(*delays.last().unwrap(), Duration::from_secs(5));
         backoff.reset();
         assert_eq!(backoff.next_delay(), Duration::from_millis(100));
-    }
-
-    #[test]
-    fn locations_hide_credentials() {
-        let url = Secret::new("amqp://guest:pa55@rabbit:5672/%2f");
-        assert_eq!(location(&url), "rabbit:5672/%2f");
     }
 }

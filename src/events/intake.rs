@@ -1,19 +1,16 @@
-//! What comes in from outside: storage events (over AMQP or the webhook) and workers'
-//! results. Events only name objects; every one goes through the confirmation function, which
-//! checks storage and the intent before committing anything.
-
-pub mod consumer;
-pub mod results;
+//! Storage events coming in (over AMQP or the webhook): each object they name goes through the
+//! confirmation function, which checks storage and the intent before committing anything.
 
 use std::sync::Arc;
 
 use chrono::Utc;
 
+use super::{Item, ObjectCreated};
 use crate::domain::Upload;
-use crate::events::{self, Item, ObjectCreated};
+use crate::events;
 use crate::metrics::Metrics;
+use crate::rabbitmq::consumer::{Disposition, Handler};
 use crate::uploads::{ConfirmOutcome, UploadError, Uploads};
-use consumer::{Disposition, Handler};
 
 /// How one event body was handled.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::consumer::{Disposition, Handler};
+use crate::rabbitmq::consumer::{Disposition, Handler};
 use crate::uploads::{ProcessingResult, UploadError, Uploads};
 
 #[derive(Debug, Deserialize)]

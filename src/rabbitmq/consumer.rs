@@ -19,11 +19,12 @@ use lapin::types::{AMQPValue, FieldTable};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::broker::{self, Backoff};
+use super::topology;
+use crate::backoff::Backoff;
 use crate::config::{EventSettings, Secret};
 use crate::health::{Health, Part};
-use crate::jobs::topology;
 use crate::metrics::Metrics;
+use crate::rabbitmq as broker;
 
 /// What to do with a message once handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
