@@ -7,43 +7,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use deadpool_postgres::Pool;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
 use crate::api::BodyLimits;
 use crate::auth::{Authenticator, SessionRegistry, SessionTokens, derive_secret};
-use crate::config::{JwtAlgorithm, Secret, Settings, WebSettings};
+use crate::config::{JwtAlgorithm, Settings};
 use crate::events::EventIntake;
-use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::rabbitmq as broker;
 use crate::rabbitmq::topology;
 use crate::server::{self, ServerLimits};
+use crate::state::AppState;
 use crate::storage::{Storage, StorageCredentials};
 use crate::supervisor::Supervisor;
 use crate::uploads::Uploads;
 use crate::{api, background, db};
-
-/// What every request handler can reach.
-pub struct AppState {
-    pub db: Pool,
-    pub storage: Storage,
-    pub auth: Authenticator,
-    pub uploads: Uploads,
-    pub metrics: Arc<Metrics>,
-    /// What background work reports up or down, for readiness.
-    pub health: Arc<Health>,
-    pub webhook_intake: EventIntake,
-    pub webhook_token: Secret,
-    pub internal_token: Secret,
-    pub sessions: SessionRegistry,
-    pub web: WebSettings,
-    pub dev_mode: bool,
-    pub body_limits: BodyLimits,
-    /// `/metrics` is served on a listener of its own (UC_METRICS_LISTEN), not the API's.
-    pub separate_metrics_listener: bool,
-}
 
 pub struct Application {
     listener: TcpListener,

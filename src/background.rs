@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::app::AppState;
 use crate::config::Settings;
 use crate::db;
 use crate::events::EventIntake;
@@ -15,6 +14,7 @@ use crate::jobs::JobEncoder;
 use crate::jobs::relay::{RELAY_BROKER_USER, Relay};
 use crate::jobs::results::ResultIntake;
 use crate::rabbitmq::consumer::{Consumer, ConsumerTopology, Handler, RetryLimits};
+use crate::state::AppState;
 use crate::supervisor::Supervisor;
 use crate::sweeper::Sweeper;
 

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod rabbitmq;
 pub mod server;
+pub mod state;
 pub mod storage;
 pub mod supervisor;
 pub mod sweeper;

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::render_error;
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// How much of a body is read, and for how long.
 #[derive(Clone, Debug)]

@@ -14,9 +14,9 @@ use serde_json::Value;
 use super::ApiTags;
 use super::error::{ApiError, ErrorBody};
 use super::operation_errors::EventErrors;
-use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::events::IntakeError;
+use crate::state::AppState;
 
 /// Compares secrets in time that does not depend on where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

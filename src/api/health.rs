@@ -7,8 +7,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
-use crate::app::AppState;
 use crate::db;
+use crate::state::AppState;
 
 #[derive(Object, Debug)]
 pub struct Readiness {

@@ -16,8 +16,8 @@ use super::error::ApiError;
 use super::events::constant_time_eq;
 use super::models::UploadView;
 use super::operation_errors::ReportErrors;
-use crate::app::AppState;
 use crate::auth::AuthError;
+use crate::state::AppState;
 use crate::uploads::ProcessingResult;
 
 /// A service token for workers (UC_INTERNAL_TOKEN); the endpoint is off while it is empty.

@@ -8,9 +8,9 @@ use poem::web::Data;
 use poem::{Endpoint, IntoResponse, Request, Response, handler};
 use poem_openapi::OperationId;
 
-use crate::app::AppState;
 use crate::db;
 use crate::domain::UploadStatus;
+use crate::state::AppState;
 
 #[handler]
 pub async fn scrape(state: Data<&Arc<AppState>>) -> Response {

@@ -7,8 +7,8 @@ use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::Owner;
+use crate::state::AppState;
 
 /// A JWT access token: HS256 from the platform's auth service, or RS256/ES256 from an
 /// identity provider, depending on the deployment.

@@ -14,7 +14,7 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::error::render_error;
 use super::uppy::{origin_not_allowed, request_origin};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// What Uppy's calls need: its JSON bodies, and the methods of the Companion routes.
 const ALLOWED_METHODS: &str = "GET, POST, DELETE";

@@ -16,8 +16,8 @@ use super::error::{ApiError, ErrorBody};
 use super::operation_errors::{DevTokenErrors, RevokeSessionErrors, SessionErrors};
 use super::security::BearerAuth;
 use super::uppy::SESSION_COOKIE;
-use crate::app::AppState;
 use crate::auth::{SessionRequest, SmallFileMethod, parse_origin};
+use crate::state::AppState;
 use uuid::Uuid;
 
 /// How small (non-multipart) files go up: `post` for Uppy 6 (default), `put` for Uppy 5.

@@ -16,7 +16,7 @@ use super::error::ErrorBody;
 use super::models::{ChecksumAlgorithmView, PartUrlView, StoredPartView, UploadView};
 use super::operation_errors::{CreateErrors, ReadErrors, UploadActionErrors};
 use super::security::BearerAuth;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::uploads::{Declaration, DeclaredChecksums, PageRequest, PlanChoice};
 
 /// A declaration of an upload.

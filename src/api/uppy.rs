@@ -16,9 +16,9 @@ use serde_json::{Map, Value, json};
 use super::error::{ApiError, ErrorBody};
 use super::uppy_caller::Caller;
 pub use super::uppy_caller::{SESSION_COOKIE, origin_not_allowed, request_origin};
-use crate::app::AppState;
 use crate::auth::{Owner, SmallFileMethod, UploadSession};
 use crate::domain::{InvalidInput, Upload};
+use crate::state::AppState;
 use crate::uploads::{CreatedUpload, Declaration, DeclaredChecksums, PlanChoice, UploadError};
 
 /// The endpoints for bearer tokens and the session cookie, under `/s3`.

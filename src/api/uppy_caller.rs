@@ -9,8 +9,8 @@ use poem::{FromRequest, Request, RequestBody};
 
 use super::error::{ApiError, ErrorBody};
 use super::uppy::fail;
-use crate::app::AppState;
 use crate::auth::{AuthError, SmallFileMethod, UploadSession};
+use crate::state::AppState;
 
 /// The cookie a same-origin page can authenticate Uppy's calls with.
 pub const SESSION_COOKIE: &str = "uc_uppy_session";

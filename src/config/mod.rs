@@ -2,20 +2,24 @@
 //! that match the local stack started by `make run`.
 
 mod auth;
+mod database;
 mod dev_mode;
 mod http;
+mod jobs;
 mod messaging;
 mod policy;
 mod storage;
+mod sweepers;
 
 pub use auth::{AuthSettings, JwtAlgorithm};
+pub use database::DatabaseSettings;
 pub use dev_mode::{MIN_SECRET_BYTES, defaults as dev_defaults};
 pub use http::{HttpSettings, LogFormat, WebSettings};
-pub use messaging::{
-    BrokerSettings, EventSettings, ExchangeKind, JobFormat, JobSettings, SweeperSettings,
-};
+pub use jobs::{JobFormat, JobSettings};
+pub use messaging::{BrokerSettings, EventSettings, ExchangeKind};
 pub use policy::UploadPolicy;
-pub use storage::{DatabaseSettings, Enforcement, StorageSettings};
+pub use storage::{Enforcement, StorageSettings};
+pub use sweepers::SweeperSettings;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,32 +1,8 @@
-//! Where the database and the object store are.
+//! Where the object store is, with which credentials, and what it is trusted to enforce.
 
 use clap::Args;
 
 use super::Secret;
-
-#[derive(Args, Clone, Debug)]
-pub struct DatabaseSettings {
-    /// PostgreSQL connection URL (required unless UC_DEV_MODE is on, which uses the local
-    /// stack's `postgres://postgres:postgres@127.0.0.1:5432/upload_coordinator`).
-    #[arg(
-        id = "database-url",
-        long = "database-url",
-        env = "UC_DATABASE_URL",
-        default_value = "",
-        hide_env_values = true,
-        hide_default_value = true
-    )]
-    pub url: Secret,
-
-    /// Maximum connections in the pool.
-    #[arg(
-        id = "database-pool-size",
-        long = "database-pool-size",
-        env = "UC_DATABASE_POOL_SIZE",
-        default_value_t = 16
-    )]
-    pub pool_size: usize,
-}
 
 #[derive(Args, Clone, Debug)]
 pub struct StorageSettings {
