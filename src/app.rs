@@ -105,13 +105,12 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let uploads = Uploads::new(
             pool.clone(),
-            storage.clone(),
+            storage,
             settings.policy.clone(),
             relay_wake.clone(),
         );
         let state = Arc::new(AppState {
             db: pool.clone(),
-            storage,
             auth,
             webhook_intake: EventIntake::new(uploads.clone(), metrics.clone(), "webhook"),
             uploads,

@@ -85,8 +85,8 @@ pub fn start(
     }
     if settings.sweeper.enabled {
         let sweeper = Arc::new(Sweeper {
-            db: state.db.clone(),
             uploads: state.uploads.clone(),
+            sessions: state.sessions.clone(),
             settings: settings.sweeper.clone(),
             metrics: state.metrics.clone(),
         });

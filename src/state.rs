@@ -11,13 +11,11 @@ use crate::config::{Secret, WebSettings};
 use crate::events::EventIntake;
 use crate::health::Health;
 use crate::metrics::Metrics;
-use crate::storage::Storage;
 use crate::uploads::Uploads;
 
 /// What every request handler can reach.
 pub struct AppState {
     pub db: Pool,
-    pub storage: Storage,
     pub auth: Authenticator,
     pub uploads: Uploads,
     pub metrics: Arc<Metrics>,

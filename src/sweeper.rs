@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use deadpool_postgres::Pool;
 use tokio::sync::watch;
 
+use crate::auth::SessionRegistry;
 use crate::config::SweeperSettings;
-use crate::db;
 use crate::metrics::Metrics;
 use crate::uploads::{ConfirmOutcome, ExpiryOutcome, UploadError, Uploads};
 
@@ -22,8 +21,8 @@ const ORPHAN_SCAN_LIMIT: usize = 5000;
 const SESSION_RETENTION_SECS: f64 = 86_400.0;
 
 pub struct Sweeper {
-    pub db: Pool,
     pub uploads: Uploads,
+    pub sessions: SessionRegistry,
     pub settings: SweeperSettings,
     pub metrics: Arc<Metrics>,
 }
@@ -54,14 +53,10 @@ impl Sweeper {
 
     /// Expires pending uploads past their expiry.
     pub async fn reap(&self) -> Result<(), UploadError> {
-        let client = self.db.get().await?;
-        let expired = db::sweeps::claim_expired(
-            &client,
-            self.settings.interval_secs as f64,
-            self.settings.batch,
-        )
-        .await?;
-        drop(client);
+        let expired = self
+            .uploads
+            .claim_expired(self.settings.interval_secs as f64, self.settings.batch)
+            .await?;
         for upload in expired {
             let id = upload.id;
             match self.uploads.expire(upload).await {
@@ -96,22 +91,20 @@ impl Sweeper {
         for _ in 0..orphans {
             self.count("orphan-aborted");
         }
-        let client = self.db.get().await?;
-        db::sessions::delete_expired(&client, SESSION_RETENTION_SECS).await?;
+        self.sessions.forget_expired(SESSION_RETENTION_SECS).await?;
         Ok(())
     }
 
     /// Confirms pending uploads whose object is in storage, at a bounded rate of checks.
     pub async fn reconcile(&self, shutdown: &mut watch::Receiver<bool>) -> Result<(), UploadError> {
-        let client = self.db.get().await?;
-        let due = db::sweeps::claim_for_reconcile(
-            &client,
-            self.settings.reconcile_after_secs as f64,
-            self.settings.interval_secs as f64,
-            self.settings.batch,
-        )
-        .await?;
-        drop(client);
+        let due = self
+            .uploads
+            .claim_for_reconcile(
+                self.settings.reconcile_after_secs as f64,
+                self.settings.interval_secs as f64,
+                self.settings.batch,
+            )
+            .await?;
         let pause = Duration::from_secs_f64(1.0 / f64::from(self.settings.reconcile_rate));
         for upload in due {
             let id = upload.id;

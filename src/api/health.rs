@@ -7,7 +7,6 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
-use crate::db;
 use crate::state::AppState;
 
 #[derive(Object, Debug)]
@@ -48,7 +47,7 @@ impl HealthApi {
     /// tasks running.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, state: Data<&Arc<AppState>>) -> ReadinessResponse {
-        let (database, storage) = tokio::join!(db::ping(&state.db), state.storage.check());
+        let (database, storage) = state.uploads.readiness().await;
         if let Err(err) = &database {
             tracing::warn!(error = %err, "readiness: database");
         }

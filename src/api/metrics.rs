@@ -8,7 +8,7 @@ use poem::web::Data;
 use poem::{Endpoint, IntoResponse, Request, Response, handler};
 use poem_openapi::OperationId;
 
-use crate::db;
+use crate::db::DbError;
 use crate::domain::UploadStatus;
 use crate::state::AppState;
 
@@ -29,14 +29,14 @@ pub async fn scrape(state: Data<&Arc<AppState>>) -> Response {
 
 const GAUGE_REFRESH: Duration = Duration::from_secs(5);
 
-async fn refresh_gauges(state: &AppState) -> Result<(), db::DbError> {
-    let client = state.db.get().await?;
+async fn refresh_gauges(state: &AppState) -> Result<(), DbError> {
+    let stats = state.uploads.stats().await?;
     let metrics = &state.metrics;
     // Every status is set (0 when absent) rather than the vector reset, so a concurrent
     // scrape never sees a status missing.
-    let counts = db::sweeps::count_by_status(&client).await?;
     for status in UploadStatus::ALL {
-        let count = counts
+        let count = stats
+            .by_status
             .iter()
             .find(|(name, _)| name == status.as_str())
             .map_or(0, |(_, count)| *count);
@@ -45,10 +45,9 @@ async fn refresh_gauges(state: &AppState) -> Result<(), db::DbError> {
             .with_label_values(&[status.as_str()])
             .set(count);
     }
-    let (pending, oldest, parked) = db::outbox::lag(&client).await?;
-    metrics.outbox_pending.set(pending);
-    metrics.outbox_parked.set(parked);
-    metrics.outbox_oldest_seconds.set(oldest);
+    metrics.outbox_pending.set(stats.jobs_waiting);
+    metrics.outbox_parked.set(stats.jobs_parked);
+    metrics.outbox_oldest_seconds.set(stats.oldest_job_secs);
     Ok(())
 }
 

@@ -199,7 +199,7 @@ async fn sign_part(
         .ok_or_else(|| fail(UploadError::NotFound))?;
     Ok(Json(json!({
         "url": part.url.url,
-        "expires": uploads.policy().presign_ttl_secs,
+        "expires": uploads.url_lifetime().as_secs(),
     })))
 }
 
@@ -256,7 +256,7 @@ async fn complete(
         return Err(fail(UploadError::NotPending(upload.status)));
     }
     Ok(Json(json!({
-        "location": uploads.storage().object_url(&upload.key),
+        "location": uploads.object_url(&upload),
         "key": upload.key,
         "bucket": upload.bucket,
     })))
@@ -288,14 +288,10 @@ async fn params(
     let uploads = &state.uploads;
     let created = create_in_session(&state, &session, declaration, PlanChoice::Single).await?;
     let upload = created.upload;
-    let ttl = uploads.policy().presign_ttl();
+    let ttl = uploads.url_lifetime();
     match session.method {
         SmallFileMethod::Post => {
-            let policy = uploads
-                .storage()
-                .presign_post(&upload.key, &upload.content_type, upload.plan.size, ttl)
-                .await
-                .map_err(|err| fail(UploadError::from(err)))?;
+            let policy = uploads.form_upload(&upload).await.map_err(fail)?;
             let fields: Map<String, Value> = policy
                 .fields
                 .into_iter()

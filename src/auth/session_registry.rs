@@ -140,6 +140,12 @@ impl SessionRegistry {
         }
     }
 
+    /// Forgets sessions that expired more than `after_secs` ago.
+    pub async fn forget_expired(&self, after_secs: f64) -> Result<u64, DbError> {
+        let client = self.db.get().await?;
+        db::sessions::delete_expired(&client, after_secs).await
+    }
+
     pub async fn revoke(&self, owner: &Owner, id: Uuid) -> Result<(), SessionError> {
         let client = self.db.get().await?;
         if db::sessions::revoke(&client, id, owner.as_str()).await? {

@@ -43,7 +43,7 @@ pub struct EventIntake {
 
 impl EventIntake {
     pub fn new(uploads: Uploads, metrics: Arc<Metrics>, source: &'static str) -> Self {
-        let bucket = uploads.storage().bucket().to_owned();
+        let bucket = uploads.bucket().to_owned();
         Self {
             uploads,
             bucket,

@@ -9,6 +9,7 @@ mod confirm;
 mod error;
 mod expiry;
 mod listing;
+mod operations;
 mod results;
 
 pub use checksums::DeclaredChecksums;
@@ -17,6 +18,7 @@ pub use confirm::ConfirmOutcome;
 pub use error::UploadError;
 pub use expiry::ExpiryOutcome;
 pub use listing::{Page, PageRequest};
+pub use operations::UploadStats;
 pub use results::ProcessingResult;
 
 use std::collections::BTreeSet;
@@ -96,14 +98,6 @@ impl Uploads {
             policy,
             relay_wake,
         }
-    }
-
-    pub fn storage(&self) -> &Storage {
-        &self.storage
-    }
-
-    pub fn policy(&self) -> &UploadPolicy {
-        &self.policy
     }
 
     /// Whether storage refuses bytes whose declared checksum differs.
