@@ -1,6 +1,9 @@
 //! Capped exponential backoff for reconnecting and retrying.
 
+use std::future::Future;
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 /// Doubling delays from 100 ms up to 5 s, reset after a success.
 #[derive(Debug)]
@@ -43,5 +46,43 @@ mod tests {
         assert_eq!(*delays.last().unwrap(), Duration::from_secs(5));
         backoff.reset();
         assert_eq!(backoff.next_delay(), Duration::from_millis(100));
+    }
+}
+
+/// Background work that holds a connection: it connects and serves until the connection
+/// ends (`Ok` at shutdown), resetting the backoff it is handed once it is connected.
+pub trait Reconnecting {
+    type Error: std::fmt::Display;
+
+    /// What the log calls it.
+    fn name(&self) -> &str;
+
+    fn session(
+        &self,
+        backoff: &mut Backoff,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Sees each error first (to report health, say).
+    fn lost(&self, _error: &Self::Error) {}
+}
+
+/// Runs `work`'s sessions until `shutdown` turns true, starting one again after each end
+/// with growing pauses.
+pub async fn reconnecting<W: Reconnecting>(work: &W, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = Backoff::default();
+    while !*shutdown.borrow() {
+        match work.session(&mut backoff, &mut shutdown).await {
+            Ok(()) if *shutdown.borrow() => return,
+            Ok(()) => tracing::warn!(what = work.name(), "connection closed, reconnecting"),
+            Err(err) => {
+                work.lost(&err);
+                tracing::warn!(what = work.name(), error = %err, "connection lost, reconnecting");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
+            _ = shutdown.changed() => return,
+        }
     }
 }

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, Reconnecting, reconnecting};
 use crate::config::Secret;
 
 /// How the LISTEN connection shows in `pg_stat_activity`.
@@ -19,21 +19,30 @@ pub async fn wake_on_notify(
     url: Secret,
     channel: &'static str,
     wake: Arc<Notify>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut backoff = Backoff::default();
-    while !*shutdown.borrow() {
-        match listen_once(&url, channel, &wake, &mut shutdown, &mut backoff).await {
-            Ok(()) if *shutdown.borrow() => return,
-            Ok(()) => tracing::warn!(channel, "LISTEN connection closed, reconnecting"),
-            Err(err) => {
-                tracing::warn!(error = %err, channel, "LISTEN connection lost, reconnecting")
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff.next_delay()) => {}
-            _ = shutdown.changed() => return,
-        }
+    reconnecting(&Listener { url, channel, wake }, shutdown).await;
+}
+
+struct Listener {
+    url: Secret,
+    channel: &'static str,
+    wake: Arc<Notify>,
+}
+
+impl Reconnecting for Listener {
+    type Error = tokio_postgres::Error;
+
+    fn name(&self) -> &str {
+        self.channel
+    }
+
+    async fn session(
+        &self,
+        backoff: &mut Backoff,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), tokio_postgres::Error> {
+        listen_once(&self.url, self.channel, &self.wake, shutdown, backoff).await
     }
 }
 

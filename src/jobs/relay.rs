@@ -15,7 +15,7 @@ use lapin::options::ConfirmSelectOptions;
 use tokio::sync::{Notify, watch};
 
 use super::JobEncoder;
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, Reconnecting, reconnecting};
 use crate::config::{JobSettings, Secret};
 use crate::db::outbox::{PendingJob, RetryPolicy};
 use crate::db::{self, DbError};
@@ -31,7 +31,7 @@ pub const RELAY_BROKER_USER: &str = "outbox relay";
 const BROKER: Part = Part::Broker(RELAY_BROKER_USER);
 
 #[derive(Debug, thiserror::Error)]
-enum RelayError {
+pub enum RelayError {
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("broker: {0}")]
@@ -71,6 +71,31 @@ struct Batch {
     published: usize,
 }
 
+impl Reconnecting for Relay {
+    type Error = RelayError;
+
+    fn name(&self) -> &str {
+        RELAY_BROKER_USER
+    }
+
+    async fn session(
+        &self,
+        backoff: &mut Backoff,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), RelayError> {
+        let channel = self.open_channel().await?;
+        backoff.reset();
+        self.health.up(BROKER);
+        self.serve(&channel, shutdown).await
+    }
+
+    fn lost(&self, err: &RelayError) {
+        if err.is_broker() {
+            self.health.down(BROKER, err);
+        }
+    }
+}
+
 impl Relay {
     fn confirm_timeout(&self) -> Duration {
         Duration::from_secs(self.settings.confirm_timeout_secs)
@@ -85,31 +110,8 @@ impl Relay {
     }
 
     /// Publishes until `shutdown` turns true, reconnecting to the broker as needed.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
-        let mut backoff = Backoff::default();
-        while !*shutdown.borrow() {
-            let outcome = match self.open_channel().await {
-                Ok(channel) => {
-                    backoff.reset();
-                    self.health.up(BROKER);
-                    self.serve(&channel, &mut shutdown).await
-                }
-                Err(err) => Err(err),
-            };
-            match outcome {
-                Ok(()) => return,
-                Err(err) => {
-                    if err.is_broker() {
-                        self.health.down(BROKER, &err);
-                    }
-                    tracing::warn!(error = %err, "outbox relay interrupted, retrying");
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff.next_delay()) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+    pub async fn run(&self, shutdown: watch::Receiver<bool>) {
+        reconnecting(self, shutdown).await;
     }
 
     async fn open_channel(&self) -> Result<Channel, RelayError> {

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::topology;
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, Reconnecting, reconnecting};
 use crate::config::{EventSettings, Secret};
 use crate::health::{Health, Part};
 use crate::metrics::Metrics;
@@ -117,56 +117,56 @@ impl Consumer<()> {
     }
 }
 
+impl<H: Handler> Reconnecting for Consumer<H> {
+    type Error = lapin::Error;
+
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn session(
+        &self,
+        backoff: &mut Backoff,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), lapin::Error> {
+        let connection = broker::connect(&self.url, self.name).await?;
+        let channel = connection.create_channel().await?;
+        match &self.topology {
+            ConsumerTopology::StorageEvents(events) => {
+                topology::declare_events(&channel, events).await?
+            }
+            ConsumerTopology::Results => topology::declare_results(&channel, &self.queue).await?,
+        }
+        channel
+            .basic_qos(self.prefetch, BasicQosOptions::default())
+            .await?;
+        // Messages put back for another try are confirmed before the original is acked.
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let consumer = channel
+            .basic_consume(
+                self.queue.as_str().into(),
+                format!("upload-coordinator-{}", self.name).as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(queue = %self.queue, consumer = self.name, "consuming");
+        backoff.reset();
+        self.health.up(Part::Broker(self.name));
+        self.consume(&channel, consumer, shutdown).await
+    }
+
+    fn lost(&self, err: &lapin::Error) {
+        self.health.down(Part::Broker(self.name), err);
+    }
+}
+
 impl<H: Handler> Consumer<H> {
     /// Consumes until `shutdown` turns true, declaring the topology on every connection.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
-        let mut backoff = Backoff::default();
-        let part = Part::Broker(self.name);
-        while !*shutdown.borrow() {
-            let result = async {
-                let connection = broker::connect(&self.url, self.name).await?;
-                let channel = connection.create_channel().await?;
-                match &self.topology {
-                    ConsumerTopology::StorageEvents(events) => {
-                        topology::declare_events(&channel, events).await?
-                    }
-                    ConsumerTopology::Results => {
-                        topology::declare_results(&channel, &self.queue).await?
-                    }
-                }
-                channel
-                    .basic_qos(self.prefetch, BasicQosOptions::default())
-                    .await?;
-                // Messages put back for another try are confirmed before the original is acked.
-                channel
-                    .confirm_select(ConfirmSelectOptions::default())
-                    .await?;
-                let consumer = channel
-                    .basic_consume(
-                        self.queue.as_str().into(),
-                        format!("upload-coordinator-{}", self.name).as_str().into(),
-                        BasicConsumeOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await?;
-                tracing::info!(queue = %self.queue, consumer = self.name, "consuming");
-                backoff.reset();
-                self.health.up(part);
-                self.consume(&channel, consumer, &mut shutdown).await
-            }
-            .await;
-            match result {
-                Ok(()) => return,
-                Err(err) => {
-                    self.health.down(part, &err);
-                    tracing::warn!(error = %err, consumer = self.name, "consumer interrupted, reconnecting")
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff.next_delay()) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+    pub async fn run(&self, shutdown: watch::Receiver<bool>) {
+        reconnecting(self, shutdown).await;
     }
 
     async fn consume(
