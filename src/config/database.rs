@@ -23,7 +23,8 @@ pub struct DatabaseSettings {
         id = "database-pool-size",
         long = "database-pool-size",
         env = "UC_DATABASE_POOL_SIZE",
-        default_value_t = 16
+        default_value_t = 16,
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
     )]
-    pub pool_size: usize,
+    pub pool_size: u32,
 }

@@ -123,7 +123,7 @@ pub struct WebSettings {
 
     /// Part size for Uppy's multipart uploads; must equal the client's chunk size (Uppy's
     /// default is 5 MiB, or size/10,000 for huge files).
-    #[arg(id = "uppy-part-size", long = "uppy-part-size", env = "UC_UPPY_PART_SIZE", default_value_t = 5 * 1024 * 1024)]
+    #[arg(id = "uppy-part-size", long = "uppy-part-size", env = "UC_UPPY_PART_SIZE", default_value_t = 5 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(5 * 1024 * 1024..=5 * 1024 * 1024 * 1024))]
     pub uppy_part_size: u64,
 
     /// Lifetime of an Uppy upload session, in seconds.
@@ -131,7 +131,8 @@ pub struct WebSettings {
         id = "uppy-session-ttl",
         long = "uppy-session-ttl",
         env = "UC_UPPY_SESSION_TTL_SECS",
-        default_value_t = 3600
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600)
     )]
     pub uppy_session_ttl_secs: u64,
 

@@ -93,7 +93,8 @@ pub struct JobSettings {
         id = "outbox-poll",
         long = "outbox-poll",
         env = "UC_OUTBOX_POLL_SECS",
-        default_value_t = 2
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
     )]
     pub poll_secs: u64,
 

@@ -77,7 +77,8 @@ pub struct EventSettings {
         id = "events-prefetch",
         long = "events-prefetch",
         env = "UC_EVENTS_PREFETCH",
-        default_value_t = 32
+        default_value_t = 32,
+        value_parser = clap::value_parser!(u16).range(1..)
     )]
     pub prefetch: u16,
 

@@ -87,55 +87,17 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    /// Checks relations between settings that clap cannot express.
+    /// Checks what clap cannot: relations between settings, lists, URLs. (Ranges of single
+    /// values are checked as they are parsed.)
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
         let policy = &self.policy;
-        if policy.part_size < crate::domain::MIN_PART_SIZE {
-            return invalid(format!(
-                "UC_PART_SIZE must be at least {} bytes (S3's minimum part size)",
-                crate::domain::MIN_PART_SIZE
-            ));
-        }
-        if policy.max_upload_size > crate::domain::MAX_OBJECT_SIZE {
-            return invalid(format!(
-                "UC_MAX_UPLOAD_SIZE must be at most {} bytes (S3's largest object)",
-                crate::domain::MAX_OBJECT_SIZE
-            ));
-        }
-        if policy.multipart_threshold > crate::domain::MAX_SINGLE_PUT_SIZE {
-            return invalid("UC_MULTIPART_THRESHOLD must be at most 5 GiB".into());
-        }
-        if policy.presign_batch == 0 {
-            return invalid("UC_PRESIGN_BATCH must be at least 1".into());
-        }
-        if !(1..=7 * 24 * 3600).contains(&policy.presign_ttl_secs) {
-            return invalid("UC_PRESIGN_TTL_SECS must be between 1 and 604800 (7 days)".into());
-        }
-        if policy.upload_ttl_secs == 0 {
-            return invalid("UC_UPLOAD_TTL_SECS must be positive".into());
-        }
         if policy
             .allowed_content_types
             .iter()
             .all(|t| t.trim().is_empty())
         {
             return invalid("UC_ALLOWED_CONTENT_TYPES must name at least one type".into());
-        }
-        if self.sweeper.interval_secs == 0
-            || self.sweeper.reconcile_rate == 0
-            || self.sweeper.batch < 1
-        {
-            return invalid(
-                "UC_SWEEP_INTERVAL_SECS, UC_RECONCILE_RATE and UC_SWEEP_BATCH must be positive"
-                    .into(),
-            );
-        }
-        if self.web.uppy_part_size < crate::domain::MIN_PART_SIZE {
-            return invalid("UC_UPPY_PART_SIZE must be at least 5 MiB".into());
-        }
-        if self.web.uppy_session_ttl_secs == 0 {
-            return invalid("UC_UPPY_SESSION_TTL_SECS must be positive".into());
         }
         if self.auth.algorithm != JwtAlgorithm::Hs256 && self.web.session_secret.is_none() {
             return invalid("UC_SESSION_SECRET is required with RS256/ES256 tokens".into());
@@ -150,15 +112,6 @@ impl Settings {
             .is_some_and(|secret| secret.expose().is_empty())
         {
             return invalid("UC_SESSION_SECRET is set but empty".into());
-        }
-        if self.jobs.poll_secs == 0 {
-            return invalid("UC_OUTBOX_POLL_SECS must be positive".into());
-        }
-        if self.events.prefetch == 0 {
-            return invalid("UC_EVENTS_PREFETCH must be at least 1".into());
-        }
-        if self.database.pool_size == 0 {
-            return invalid("UC_DATABASE_POOL_SIZE must be at least 1".into());
         }
         for (name, endpoint) in [
             ("UC_S3_ENDPOINT", self.storage.endpoint.as_str()),
@@ -185,6 +138,23 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_range_values_are_refused_as_they_are_parsed() {
+        for flag in [
+            "--part-size=1",
+            "--presign-ttl=0",
+            "--presign-ttl=604801",
+            "--sweep-batch=0",
+            "--events-prefetch=0",
+            "--database-pool-size=0",
+            "--uppy-part-size=1024",
+        ] {
+            let refused = Settings::from_flags([flag]);
+            assert!(refused.is_err(), "{flag} accepted");
+        }
+        assert!(Settings::from_flags(["--part-size=5242880"]).is_ok());
+    }
 
     #[test]
     fn secrets_never_show_in_debug_output() {

@@ -8,7 +8,7 @@ use clap::Args;
 #[derive(Args, Clone, Debug)]
 pub struct UploadPolicy {
     /// Largest accepted upload, in bytes (default 5 GiB).
-    #[arg(id = "max-upload-size", long = "max-upload-size", env = "UC_MAX_UPLOAD_SIZE", default_value_t = 5 * 1024 * 1024 * 1024)]
+    #[arg(id = "max-upload-size", long = "max-upload-size", env = "UC_MAX_UPLOAD_SIZE", default_value_t = 5 * 1024 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=5 * 1024 * 1024 * 1024 * 1024))]
     pub max_upload_size: u64,
 
     /// Comma-separated content types accepted; `type/*` matches a whole family.
@@ -22,11 +22,11 @@ pub struct UploadPolicy {
     pub allowed_content_types: Vec<String>,
 
     /// Uploads up to this size use one presigned PUT; larger ones use multipart.
-    #[arg(id = "multipart-threshold", long = "multipart-threshold", env = "UC_MULTIPART_THRESHOLD", default_value_t = 8 * 1024 * 1024)]
+    #[arg(id = "multipart-threshold", long = "multipart-threshold", env = "UC_MULTIPART_THRESHOLD", default_value_t = 8 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(0..=5 * 1024 * 1024 * 1024))]
     pub multipart_threshold: u64,
 
     /// Target part size for multipart uploads (raised when a file would need over 10,000 parts).
-    #[arg(id = "part-size", long = "part-size", env = "UC_PART_SIZE", default_value_t = 8 * 1024 * 1024)]
+    #[arg(id = "part-size", long = "part-size", env = "UC_PART_SIZE", default_value_t = 8 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(5 * 1024 * 1024..=5 * 1024 * 1024 * 1024))]
     pub part_size: u64,
 
     /// How many part URLs the create call returns at most; the rest come from `/parts`.
@@ -34,7 +34,8 @@ pub struct UploadPolicy {
         id = "presign-batch",
         long = "presign-batch",
         env = "UC_PRESIGN_BATCH",
-        default_value_t = 100
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
     )]
     pub presign_batch: u32,
 
@@ -43,12 +44,13 @@ pub struct UploadPolicy {
         id = "presign-ttl",
         long = "presign-ttl",
         env = "UC_PRESIGN_TTL_SECS",
-        default_value_t = 900
+        default_value_t = 900,
+        value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600)
     )]
     pub presign_ttl_secs: u64,
 
     /// How long an intent may stay pending before it expires, in seconds.
-    #[arg(id = "upload-ttl", long = "upload-ttl", env = "UC_UPLOAD_TTL_SECS", default_value_t = 24 * 3600)]
+    #[arg(id = "upload-ttl", long = "upload-ttl", env = "UC_UPLOAD_TTL_SECS", default_value_t = 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub upload_ttl_secs: u64,
 
     /// Refuse uploads declared without checksums (`checksum_algorithm`): every byte then

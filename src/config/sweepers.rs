@@ -16,7 +16,8 @@ pub struct SweeperSettings {
         id = "sweep-interval",
         long = "sweep-interval",
         env = "UC_SWEEP_INTERVAL_SECS",
-        default_value_t = 30
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     pub interval_secs: u64,
 
@@ -40,7 +41,8 @@ pub struct SweeperSettings {
         id = "reconcile-rate",
         long = "reconcile-rate",
         env = "UC_RECONCILE_RATE",
-        default_value_t = 20
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
     )]
     pub reconcile_rate: u32,
 
@@ -49,7 +51,8 @@ pub struct SweeperSettings {
         id = "sweep-batch",
         long = "sweep-batch",
         env = "UC_SWEEP_BATCH",
-        default_value_t = 100
+        default_value_t = 100,
+        value_parser = clap::value_parser!(i64).range(1..=10_000)
     )]
     pub batch: i64,
 }

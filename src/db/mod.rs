@@ -41,7 +41,7 @@ pub fn pool(settings: &DatabaseSettings) -> Result<Pool, DbError> {
         },
     );
     Pool::builder(manager)
-        .max_size(settings.pool_size)
+        .max_size(settings.pool_size as usize)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(std::time::Duration::from_secs(5)))
         .create_timeout(Some(std::time::Duration::from_secs(5)))
