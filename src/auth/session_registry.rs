@@ -22,12 +22,6 @@ pub enum SessionError {
     Db(#[from] DbError),
 }
 
-impl From<deadpool_postgres::PoolError> for SessionError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Db(err.into())
-    }
-}
-
 /// A new session and the token that carries it.
 #[derive(Clone, Debug)]
 pub struct MintedSession {
@@ -72,7 +66,7 @@ impl SessionRegistry {
             origin: request.origin,
         };
         let expires_at = self.tokens.expiry();
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         let stored = StoredSession {
             id: session.id.expect("just set"),
             owner: session.owner.as_str().to_owned(),
@@ -102,7 +96,7 @@ impl SessionRegistry {
     pub async fn check(&self, token: &str) -> Result<UploadSession, SessionError> {
         let claimed = self.tokens.verify(token)?;
         let id = claimed.id.expect("session tokens name a session");
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         let stored = db::sessions::active(&client, id)
             .await?
             .ok_or(AuthError::Revoked)?;
@@ -120,7 +114,7 @@ impl SessionRegistry {
     /// Counts one upload against the session's cap; callers without a session are not capped.
     pub async fn count_upload(&self, session: &UploadSession) -> Result<(), SessionError> {
         let Some(id) = session.id else { return Ok(()) };
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         if db::sessions::count_upload(&client, id).await? {
             Ok(())
         } else {
@@ -142,12 +136,12 @@ impl SessionRegistry {
 
     /// Forgets sessions that expired more than `after_secs` ago.
     pub async fn forget_expired(&self, after_secs: f64) -> Result<u64, DbError> {
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         db::sessions::delete_expired(&client, after_secs).await
     }
 
     pub async fn revoke(&self, owner: &Owner, id: Uuid) -> Result<(), SessionError> {
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         if db::sessions::revoke(&client, id, owner.as_str()).await? {
             tracing::info!(session_id = %id, "upload session revoked");
             Ok(())

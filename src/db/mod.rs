@@ -58,6 +58,11 @@ pub(crate) async fn cached(
     Ok(db.prepare_cached(sql).await?)
 }
 
+/// A pooled connection, its failure a database error like any other.
+pub async fn client(pool: &Pool) -> Result<deadpool_postgres::Object, DbError> {
+    Ok(pool.get().await?)
+}
+
 /// Whether the database answers a trivial query.
 pub async fn ping(pool: &Pool) -> Result<(), DbError> {
     pool.get().await?.simple_query("SELECT 1").await?;

@@ -153,42 +153,40 @@ pub(super) fn columns_of(alias: &str) -> String {
         .join(", ")
 }
 
-pub async fn find(db: &impl GenericClient, id: Uuid) -> Result<Option<Upload>, DbError> {
-    let sql = format!("SELECT {COLUMNS} FROM uploads WHERE id = $1");
-    one(db.query_opt(&cached(db, &sql).await?, &[&id]).await?)
+/// How an upload is looked up: each an index lookup.
+#[derive(Clone, Copy, Debug)]
+pub enum Lookup<'a> {
+    Id(Uuid),
+    /// The owner's upload with this id (another owner's is not found).
+    Owned {
+        id: Uuid,
+        owner: &'a str,
+    },
+    /// The upload storing this object, as a storage event names it.
+    Object {
+        bucket: &'a str,
+        key: &'a str,
+    },
+    /// The owner's multipart upload with this storage upload id (Uppy names uploads so).
+    StorageUploadId {
+        owner: &'a str,
+        upload_id: &'a str,
+    },
 }
 
-pub async fn find_owned(
-    db: &impl GenericClient,
-    id: Uuid,
-    owner: &str,
-) -> Result<Option<Upload>, DbError> {
-    let sql = format!("SELECT {COLUMNS} FROM uploads WHERE id = $1 AND owner = $2");
-    one(db
-        .query_opt(&cached(db, &sql).await?, &[&id, &owner])
-        .await?)
-}
-
-pub async fn find_by_key(
-    db: &impl GenericClient,
-    bucket: &str,
-    key: &str,
-) -> Result<Option<Upload>, DbError> {
-    let sql = format!("SELECT {COLUMNS} FROM uploads WHERE bucket = $1 AND key = $2");
-    one(db
-        .query_opt(&cached(db, &sql).await?, &[&bucket, &key])
-        .await?)
-}
-
-pub async fn find_owned_by_storage_upload_id(
-    db: &impl GenericClient,
-    owner: &str,
-    storage_upload_id: &str,
-) -> Result<Option<Upload>, DbError> {
-    let sql = format!("SELECT {COLUMNS} FROM uploads WHERE owner = $1 AND storage_upload_id = $2");
-    one(db
-        .query_opt(&cached(db, &sql).await?, &[&owner, &storage_upload_id])
-        .await?)
+pub async fn find(db: &impl GenericClient, lookup: Lookup<'_>) -> Result<Option<Upload>, DbError> {
+    let (condition, params): (&str, Vec<&(dyn tokio_postgres::types::ToSql + Sync)>) = match &lookup
+    {
+        Lookup::Id(id) => ("id = $1", vec![id]),
+        Lookup::Owned { id, owner } => ("id = $1 AND owner = $2", vec![id, owner]),
+        Lookup::Object { bucket, key } => ("bucket = $1 AND key = $2", vec![bucket, key]),
+        Lookup::StorageUploadId { owner, upload_id } => (
+            "owner = $1 AND storage_upload_id = $2",
+            vec![owner, upload_id],
+        ),
+    };
+    let sql = format!("SELECT {COLUMNS} FROM uploads WHERE {condition}");
+    one(db.query_opt(&cached(db, &sql).await?, &params).await?)
 }
 
 /// Position in a newest-first listing.

@@ -139,7 +139,7 @@ impl EventIntake {
         let format = created.format.as_str();
         match self
             .uploads
-            .check_replaced(upload, created.etag.as_deref())
+            .check_replaced(upload, created.etag.as_deref(), created.size)
             .await
         {
             Ok(None) => {

@@ -22,8 +22,6 @@ pub struct ObjectCreated {
     pub size: Option<u64>,
     /// The S3 ETag without surrounding quotes (`<md5>-<parts>` after a multipart upload).
     pub etag: Option<String>,
-    /// Hex string that orders events of one key; compare with [`sequencer_newer`].
-    pub sequencer: Option<String>,
     pub format: Format,
 }
 
@@ -170,18 +168,6 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     formats::parse_value(&value, false)
 }
 
-/// Whether sequencer `a` is newer than `b` (same key). Following the AWS rule, the shorter one is
-/// right-padded with zeros and both are compared as equal-length hex strings.
-pub fn sequencer_newer(a: &str, b: &str) -> bool {
-    let width = a.len().max(b.len());
-    let padded = |s: &str| {
-        let mut digits = s.to_ascii_uppercase();
-        digits.extend(std::iter::repeat_n('0', width - s.len()));
-        digits
-    };
-    padded(a) > padded(b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,32 +253,5 @@ mod tests {
         assert_eq!(Format::Aws.as_str(), "aws");
         assert_eq!(Format::Ceph.as_str(), "ceph");
         assert_eq!(Format::SeaweedFs.to_string(), "seaweedfs");
-    }
-
-    #[test]
-    fn a_greater_sequencer_of_equal_length_is_newer() {
-        assert!(sequencer_newer("0055AED6DCD90281E6", "0055AED6DCD90281E5"));
-        assert!(!sequencer_newer("0055AED6DCD90281E5", "0055AED6DCD90281E6"));
-    }
-
-    #[test]
-    fn a_shorter_sequencer_can_be_newer_than_a_longer_one() {
-        assert!(sequencer_newer("0A1B", "0A1A99"));
-        assert!(!sequencer_newer("0A1A99", "0A1B"));
-        assert!(sequencer_newer("0A1B01", "0A1B"));
-    }
-
-    #[test]
-    fn trailing_zeros_do_not_make_a_sequencer_newer() {
-        // Right-padded to one length, "0A1B" and "0A1B00" are the same point in the sequence.
-        assert!(!sequencer_newer("0A1B00", "0A1B"));
-        assert!(!sequencer_newer("0A1B", "0A1B00"));
-    }
-
-    #[test]
-    fn equal_sequencers_are_not_newer_whatever_their_case() {
-        assert!(!sequencer_newer("0A1B", "0A1B"));
-        assert!(!sequencer_newer("0a1b", "0A1B"));
-        assert!(!sequencer_newer("0A1B", "0a1b"));
     }
 }

@@ -49,12 +49,6 @@ impl RelayError {
     }
 }
 
-impl From<deadpool_postgres::PoolError> for RelayError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Db(err.into())
-    }
-}
-
 pub struct Relay {
     pub db: Pool,
     pub broker_url: Secret,
@@ -154,7 +148,7 @@ impl Relay {
     async fn publish_batch(&self, channel: &Channel) -> Result<Batch, RelayError> {
         let lease = self.confirm_timeout() + LEASE_MARGIN;
         let jobs = {
-            let client = self.db.get().await?;
+            let client = db::client(&self.db).await?;
             db::outbox::claim_due(&client, BATCH, lease.as_secs_f64()).await?
         };
         if jobs.is_empty() {
@@ -180,7 +174,7 @@ impl Relay {
             Ok(accepted) => accepted.iter().map(|i| &jobs[*i]).collect(),
             Err(_) => Vec::new(),
         };
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         db::outbox::mark_published(&client, &confirmed).await?;
         self.record_latency(&confirmed);
         let failed: Vec<i64> = jobs

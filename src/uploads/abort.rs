@@ -19,7 +19,7 @@ impl Uploads {
             other => return Err(UploadError::NotPending(other)),
         }
         let aborted = {
-            let client = self.db.get().await?;
+            let client = db::client(&self.db).await?;
             db::uploads::mark_abandoned(
                 &client,
                 upload.id,

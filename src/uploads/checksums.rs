@@ -88,7 +88,7 @@ impl Uploads {
             checked.push((number, algorithm.parse_digest(&digest)?));
         }
         let recorded = {
-            let mut client = self.db.get().await?;
+            let mut client = db::client(&self.db).await?;
             let tx = client.transaction().await?;
             let Some(mut recorded) = db::uploads::lock_part_checksums(&tx, id).await? else {
                 return Err(UploadError::NotPending(upload.status));

@@ -50,7 +50,7 @@ impl Uploads {
         recheck_secs: f64,
     ) -> Result<CleanupSweep, UploadError> {
         let due = {
-            let client = self.db.get().await?;
+            let client = db::client(&self.db).await?;
             db::sweeps::claim_cleanup(&client, batch, CLEANUP_LEASE_SECS).await?
         };
         let cleaned: Vec<_> = stream::iter(due)
@@ -64,7 +64,7 @@ impl Uploads {
             .buffer_unordered(CONCURRENT_CLEANUPS)
             .collect()
             .await;
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         let mut sweep = CleanupSweep::default();
         for (upload, result) in cleaned {
             match result {
@@ -116,7 +116,7 @@ impl Uploads {
         }
         let keys: Vec<String> = stale.iter().map(|upload| upload.key.clone()).collect();
         let known: HashSet<(String, String)> = {
-            let client = self.db.get().await?;
+            let client = db::client(&self.db).await?;
             db::sweeps::multipart_ids_of(&client, self.storage.bucket(), &keys)
                 .await?
                 .into_iter()

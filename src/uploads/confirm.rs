@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db;
+use crate::db::{self, uploads::Lookup};
 use crate::domain::{ContentType, Upload, UploadStatus};
 use crate::storage::ObjectInfo;
 
@@ -79,7 +79,7 @@ impl Uploads {
             .head(&upload.key)
             .await?
             .ok_or(UploadError::ObjectMissing)?;
-        let mut client = self.db.get().await?;
+        let mut client = db::client(&self.db).await?;
         if let Some(reason) = mismatch(&upload, &object) {
             // Reject first so a racing confirmation cannot accept the object we delete.
             let rejected =
@@ -121,11 +121,14 @@ impl Uploads {
         &self,
         upload: Upload,
         event_etag: Option<&str>,
+        event_size: Option<u64>,
     ) -> Result<Option<Upload>, UploadError> {
         let Some(recorded) = upload.etag.as_deref().map(unquoted) else {
             return Ok(None);
         };
-        if event_etag.map(unquoted) == Some(recorded) {
+        // The event shows the confirmed bytes: a duplicate, no need to ask storage.
+        let same_size = event_size.is_none_or(|size| size == upload.plan.size);
+        if event_etag.map(unquoted) == Some(recorded) && same_size {
             return Ok(None);
         }
         let Some(object) = self.storage.head(&upload.key).await? else {
@@ -148,7 +151,7 @@ impl Uploads {
         let reason =
             format!("the object was replaced after it was confirmed (ETag {recorded}, now {now})");
         let flagged = {
-            let client = self.db.get().await?;
+            let client = db::client(&self.db).await?;
             db::uploads::mark_replaced(&client, upload.id, Some(now), &reason).await?
         };
         if let Some(flagged) = &flagged {
@@ -174,8 +177,8 @@ impl Uploads {
         key: &str,
         received_at: DateTime<Utc>,
     ) -> Result<Option<ConfirmOutcome>, UploadError> {
-        let client = self.db.get().await?;
-        let upload = db::uploads::find_by_key(&client, bucket, key).await?;
+        let client = db::client(&self.db).await?;
+        let upload = db::uploads::find(&client, Lookup::Object { bucket, key }).await?;
         drop(client);
         match upload {
             Some(upload) => self.confirm(upload, received_at).await.map(Some),
@@ -188,7 +191,7 @@ impl Uploads {
         client: &impl deadpool_postgres::GenericClient,
         id: uuid::Uuid,
     ) -> Result<Upload, UploadError> {
-        db::uploads::find(client, id)
+        db::uploads::find(client, Lookup::Id(id))
             .await?
             .ok_or(UploadError::NotFound)
     }

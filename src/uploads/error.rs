@@ -43,12 +43,6 @@ pub enum UploadError {
     Db(#[from] DbError),
 }
 
-impl From<deadpool_postgres::PoolError> for UploadError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Db(err.into())
-    }
-}
-
 impl From<tokio_postgres::Error> for UploadError {
     fn from(err: tokio_postgres::Error) -> Self {
         Self::Db(err.into())

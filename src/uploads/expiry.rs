@@ -30,7 +30,7 @@ impl Uploads {
         }
         let reason = format!("not completed before {}", upload.expires_at.to_rfc3339());
         let expired = {
-            let client = self.db.get().await?;
+            let client = db::client(&self.db).await?;
             db::uploads::mark_abandoned(&client, upload.id, UploadStatus::Expired, &reason).await?
         };
         let Some(expired) = expired else {

@@ -49,7 +49,7 @@ impl Uploads {
             return Err(UploadError::InvalidLimit { max: MAX_LIMIT });
         }
         let after = request.cursor.as_deref().map(decode).transpose()?;
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         // One extra row tells whether another page follows.
         let mut items = db::uploads::list_owned(&client, owner.as_str(), after, limit + 1).await?;
         let next_cursor = if items.len() as i64 > limit {

@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use crate::auth::Owner;
 use crate::config::UploadPolicy;
-use crate::db;
+use crate::db::{self, uploads::Lookup};
 use crate::domain::{
     ContentType, Filename, InvalidInput, MAX_SINGLE_PUT_SIZE, NewUpload, PartPlan, PlannedPart,
     Title, Upload, UploadSize, UploadStatus,
@@ -185,7 +185,7 @@ impl Uploads {
             processed_at: None,
             checksums,
         };
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         if let Err(err) = db::uploads::insert(&client, &upload).await {
             drop(client);
             if let Some(upload_id) = &upload.storage_upload_id
@@ -206,10 +206,16 @@ impl Uploads {
     }
 
     pub async fn get(&self, owner: &Owner, id: Uuid) -> Result<Upload, UploadError> {
-        let client = self.db.get().await?;
-        db::uploads::find_owned(&client, id, owner.as_str())
-            .await?
-            .ok_or(UploadError::NotFound)
+        let client = db::client(&self.db).await?;
+        db::uploads::find(
+            &client,
+            Lookup::Owned {
+                id,
+                owner: owner.as_str(),
+            },
+        )
+        .await?
+        .ok_or(UploadError::NotFound)
     }
 
     /// The caller's multipart upload with this storage upload id, if the key the client
@@ -221,11 +227,17 @@ impl Uploads {
         storage_upload_id: &str,
         key: &str,
     ) -> Result<Upload, UploadError> {
-        let client = self.db.get().await?;
-        db::uploads::find_owned_by_storage_upload_id(&client, owner.as_str(), storage_upload_id)
-            .await?
-            .filter(|upload| upload.key == key)
-            .ok_or(UploadError::NotFound)
+        let client = db::client(&self.db).await?;
+        db::uploads::find(
+            &client,
+            Lookup::StorageUploadId {
+                owner: owner.as_str(),
+                upload_id: storage_upload_id,
+            },
+        )
+        .await?
+        .filter(|upload| upload.key == key)
+        .ok_or(UploadError::NotFound)
     }
 
     async fn get_pending(&self, owner: &Owner, id: Uuid) -> Result<Upload, UploadError> {

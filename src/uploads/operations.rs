@@ -51,7 +51,7 @@ impl Uploads {
         recheck_secs: f64,
         limit: i64,
     ) -> Result<Vec<Upload>, UploadError> {
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         Ok(db::sweeps::claim_expired(&client, recheck_secs, limit).await?)
     }
 
@@ -62,12 +62,12 @@ impl Uploads {
         recheck_secs: f64,
         limit: i64,
     ) -> Result<Vec<Upload>, UploadError> {
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         Ok(db::sweeps::claim_for_reconcile(&client, min_age_secs, recheck_secs, limit).await?)
     }
 
     pub async fn stats(&self) -> Result<UploadStats, DbError> {
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         let by_status = db::sweeps::count_by_status(&client).await?;
         let (jobs_waiting, oldest_job_secs, jobs_parked) = db::outbox::lag(&client).await?;
         Ok(UploadStats {

@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::{UploadError, Uploads};
-use crate::db;
+use crate::db::{self, uploads::Lookup};
 use crate::domain::{Upload, UploadStatus};
 
 /// What the worker reports about one upload.
@@ -29,7 +29,7 @@ impl Uploads {
         id: Uuid,
         result: ProcessingResult,
     ) -> Result<Upload, UploadError> {
-        let client = self.db.get().await?;
+        let client = db::client(&self.db).await?;
         let (output, error) = match &result {
             ProcessingResult::Processed { output_location } => (output_location.as_deref(), None),
             ProcessingResult::Failed { error } => (None, Some(error.as_str())),
@@ -40,7 +40,7 @@ impl Uploads {
             tracing::info!(upload_id = %id, status = %updated.status, "processing result recorded");
             return Ok(updated);
         }
-        let current = db::uploads::find(&client, id)
+        let current = db::uploads::find(&client, Lookup::Id(id))
             .await?
             .ok_or(UploadError::NotFound)?;
         if current.status == result.status() {

@@ -108,14 +108,12 @@ pub(super) fn parse_eventbridge(body: &Object) -> Result<Item, ParseError> {
         .map_err(|e| invalid(format!("detail.object.key {raw_key:?}: {e}")))?;
     let size = size(object.get("size"), false).map_err(invalid)?;
     let etag = optional_str(object, "etag").map_err(invalid)?;
-    let sequencer = optional_str(object, "sequencer").map_err(invalid)?;
 
     Ok(Item::Created(ObjectCreated {
         bucket: bucket.to_owned(),
         key,
         size,
         etag: etag.and_then(clean_etag),
-        sequencer: sequencer.map(str::to_owned),
         format: Format::Aws,
     }))
 }
@@ -142,13 +140,12 @@ mod tests {
         }
     }
 
-    fn created(bucket: &str, key: &str, size: u64, etag: &str, sequencer: &str) -> Item {
+    fn created(bucket: &str, key: &str, size: u64, etag: &str) -> Item {
         Item::Created(ObjectCreated {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             size: Some(size),
             etag: Some(etag.to_owned()),
-            sequencer: Some(sequencer.to_owned()),
             format: Format::Aws,
         })
     }
@@ -163,7 +160,6 @@ mod tests {
                 "uploads/u1/my clip+final.mp4",
                 1000,
                 "398533d48111e9f664b1f64cb10c4b63",
-                "0067489A55141B2C3D",
             )]
         );
     }
@@ -180,14 +176,12 @@ mod tests {
                     "uploads/u1/0193a3c2-7d5e-7c1a-9f00-3b1d2e4f5a6b.mp4",
                     104_857_600,
                     "6f5902ac237024bdd0c176cb93063dc4-13",
-                    "0067489A550F2E8D11",
                 ),
                 created(
                     "anb-videos",
                     "uploads/u2/0193a3c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f.mp4",
                     52_428_800,
                     "0cc175b9c0f1b6a831c399e269772661-7",
-                    "0067489A5511A0C4E2",
                 ),
             ]
         );
@@ -211,7 +205,6 @@ mod tests {
                 "uploads/u3/tiro libre.mp4",
                 2048,
                 "0f343b0931126a20f133d67c2b018a3b",
-                "0067489A564A7B9C1D",
             )]
         );
     }
@@ -283,7 +276,6 @@ mod tests {
                 "uploads/u1/0193a3c2-7d5e-7c1a-9f00-3b1d2e4f5a6b.mp4",
                 104_857_600,
                 "6f5902ac237024bdd0c176cb93063dc4-13",
-                "0067489A550F2E8D11",
             )]
         );
     }

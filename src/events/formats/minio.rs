@@ -39,7 +39,6 @@ mod tests {
                 key: "u1/match highlights 01.mp4".to_owned(),
                 size: Some(1000),
                 etag: Some("398533d48111e9f664b1f64cb10c4b63".to_owned()),
-                sequencer: Some("18EC497E0947B2FE".to_owned()),
                 format: Format::Minio,
             })
         );
@@ -68,7 +67,6 @@ mod tests {
                 key: "u1/0193a3c2-7d5e-7c1a-9f00-3b1d2e4f5a6b.mp4".to_owned(),
                 size: Some(12_582_912),
                 etag: Some("03f380eb5a89915bcc0da556b0c0a450-3".to_owned()),
-                sequencer: Some("18EC497E071F5A2B".to_owned()),
                 format: Format::Minio,
             })
         );

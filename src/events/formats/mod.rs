@@ -140,14 +140,12 @@ fn s3_record(index: usize, record: &Object, dialect: &RecordDialect) -> Result<I
         Some(etag) => Some(etag),
         None => optional_str(object, "etag").map_err(invalid)?,
     };
-    let sequencer = optional_str(object, "sequencer").map_err(invalid)?;
 
     Ok(Item::Created(ObjectCreated {
         bucket: bucket.to_owned(),
         key,
         size,
         etag: etag.and_then(clean_etag),
-        sequencer: sequencer.map(str::to_owned),
         format: dialect.format,
     }))
 }

@@ -86,7 +86,6 @@ pub(super) fn parse(body: &Object) -> Result<Item, ParseError> {
         key: key.to_owned(),
         size: file_size,
         etag,
-        sequencer: None,
         format: Format::SeaweedFs,
     }))
 }
@@ -161,7 +160,6 @@ mod tests {
             key: key.to_owned(),
             size: Some(size),
             etag: Some(etag.to_owned()),
-            sequencer: None,
             format: Format::SeaweedFs,
         })
     }
