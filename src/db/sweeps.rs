@@ -10,6 +10,26 @@ use super::uploads::{COLUMNS, from_row};
 use super::{DbError, cached};
 use crate::domain::Upload;
 
+/// Claims the uploads `condition` picks, at most `limit` in `order`, skipping rows another
+/// replica holds; `mark` says how the claim shows (so the same rows are not picked again
+/// meanwhile). `$1` is the limit; the other parameters follow.
+async fn claim(
+    db: &impl GenericClient,
+    mark: &str,
+    condition: &str,
+    order: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<Upload>, DbError> {
+    let sql = format!(
+        "UPDATE uploads SET {mark} WHERE id IN ( \
+             SELECT id FROM uploads WHERE {condition} \
+             ORDER BY {order} LIMIT $1 FOR UPDATE SKIP LOCKED) \
+         RETURNING {COLUMNS}"
+    );
+    let rows = db.query(&cached(db, &sql).await?, params).await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// Claims up to `limit` pending uploads, older than `min_age_secs` and not checked in the last
 /// `recheck_secs`, for a storage check. The claim (`last_checked_at`) keeps other replicas off.
 pub async fn claim_for_reconcile(
@@ -18,23 +38,16 @@ pub async fn claim_for_reconcile(
     recheck_secs: f64,
     limit: i64,
 ) -> Result<Vec<Upload>, DbError> {
-    let sql = format!(
-        "UPDATE uploads SET last_checked_at = now() WHERE id IN ( \
-             SELECT id FROM uploads \
-             WHERE status = 'pending' AND expires_at > now() \
-               AND created_at < now() - make_interval(secs => $1) \
-               AND (last_checked_at IS NULL OR last_checked_at < now() - make_interval(secs => $2)) \
-             ORDER BY last_checked_at NULLS FIRST, created_at \
-             LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         RETURNING {COLUMNS}"
-    );
-    let rows = db
-        .query(
-            &cached(db, &sql).await?,
-            &[&min_age_secs, &recheck_secs, &limit],
-        )
-        .await?;
-    rows.iter().map(from_row).collect()
+    claim(
+        db,
+        "last_checked_at = now()",
+        "status = 'pending' AND expires_at > now() \
+         AND created_at < now() - make_interval(secs => $2) \
+         AND (last_checked_at IS NULL OR last_checked_at < now() - make_interval(secs => $3))",
+        "last_checked_at NULLS FIRST, created_at",
+        &[&limit, &min_age_secs, &recheck_secs],
+    )
+    .await
 }
 
 /// Claims up to `limit` pending uploads past their expiry (not claimed in the last
@@ -44,18 +57,15 @@ pub async fn claim_expired(
     recheck_secs: f64,
     limit: i64,
 ) -> Result<Vec<Upload>, DbError> {
-    let sql = format!(
-        "UPDATE uploads SET last_checked_at = now() WHERE id IN ( \
-             SELECT id FROM uploads \
-             WHERE status = 'pending' AND expires_at <= now() \
-               AND (last_checked_at IS NULL OR last_checked_at < now() - make_interval(secs => $1)) \
-             ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         RETURNING {COLUMNS}"
-    );
-    let rows = db
-        .query(&cached(db, &sql).await?, &[&recheck_secs, &limit])
-        .await?;
-    rows.iter().map(from_row).collect()
+    claim(
+        db,
+        "last_checked_at = now()",
+        "status = 'pending' AND expires_at <= now() \
+         AND (last_checked_at IS NULL OR last_checked_at < now() - make_interval(secs => $2))",
+        "expires_at",
+        &[&limit, &recheck_secs],
+    )
+    .await
 }
 
 /// Claims up to `limit` terminal uploads whose storage cleanup is due, pushing the due time
@@ -65,16 +75,14 @@ pub async fn claim_cleanup(
     limit: i64,
     lease_secs: f64,
 ) -> Result<Vec<Upload>, DbError> {
-    let sql = format!(
-        "UPDATE uploads SET cleanup_due_at = now() + make_interval(secs => $2) WHERE id IN ( \
-             SELECT id FROM uploads WHERE cleanup_due_at <= now() \
-             ORDER BY cleanup_due_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
-         RETURNING {COLUMNS}"
-    );
-    let rows = db
-        .query(&cached(db, &sql).await?, &[&limit, &lease_secs])
-        .await?;
-    rows.iter().map(from_row).collect()
+    claim(
+        db,
+        "cleanup_due_at = now() + make_interval(secs => $2)",
+        "cleanup_due_at <= now()",
+        "cleanup_due_at",
+        &[&limit, &lease_secs],
+    )
+    .await
 }
 
 /// Storage holds nothing of the upload now. While URLs signed for it may still be used
