@@ -192,19 +192,9 @@ fn public_key_pem(settings: &AuthSettings) -> Result<Vec<u8>, AuthConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
 
     fn settings(secret: &str) -> AuthSettings {
-        AuthSettings {
-            algorithm: JwtAlgorithm::Hs256,
-            secret: Secret::new(secret),
-            public_key: None,
-            public_key_file: None,
-            issuer: None,
-            audience: None,
-            require_access_type: None,
-            owner_claim: "sub".into(),
-        }
+        AuthSettings::hs256_for_tests(secret)
     }
 
     fn hs256(claims: serde_json::Value, secret: &[u8]) -> String {

@@ -153,17 +153,9 @@ mod tests {
 
     #[test]
     fn an_access_token_is_not_a_session() {
-        let auth = crate::auth::Authenticator::new(&crate::config::AuthSettings {
-            algorithm: crate::config::JwtAlgorithm::Hs256,
-            secret: crate::config::Secret::new("s"),
-            public_key: None,
-            public_key_file: None,
-            issuer: None,
-            audience: None,
-            require_access_type: None,
-            owner_claim: "sub".into(),
-        })
-        .unwrap();
+        let auth =
+            crate::auth::Authenticator::new(&crate::config::AuthSettings::hs256_for_tests("s"))
+                .unwrap();
         let access = auth.issue("ana@example.com", 1, 60).unwrap();
         let tokens = SessionTokens::new(&derive_secret("s"), 60);
         assert!(tokens.verify(&access).is_err());

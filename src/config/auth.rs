@@ -74,6 +74,21 @@ pub struct AuthSettings {
 }
 
 impl AuthSettings {
+    /// HS256 with `secret` and nothing else set, for unit tests.
+    #[cfg(test)]
+    pub fn hs256_for_tests(secret: &str) -> Self {
+        Self {
+            algorithm: JwtAlgorithm::Hs256,
+            secret: Secret::new(secret),
+            public_key: None,
+            public_key_file: None,
+            issuer: None,
+            audience: None,
+            require_access_type: None,
+            owner_claim: "sub".into(),
+        }
+    }
+
     /// Whether tokens must say `token_type: "access"`.
     pub fn requires_access_type(&self) -> bool {
         self.require_access_type

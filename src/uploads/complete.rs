@@ -162,6 +162,15 @@ mod tests {
 
     const MIB: u64 = 1024 * 1024;
 
+    fn stored(number: u32, etag: &str, size: u64) -> StoredPart {
+        StoredPart {
+            number,
+            etag: etag.into(),
+            size,
+            checksum: None,
+        }
+    }
+
     fn plan() -> PartPlan {
         PartPlan::new(20 * MIB, 8 * MIB, 8 * MIB)
     }
@@ -192,24 +201,9 @@ mod tests {
     #[test]
     fn stored_parts_of_the_wrong_size_are_refused() {
         let stored = vec![
-            StoredPart {
-                number: 1,
-                etag: "a".into(),
-                size: 8 * MIB,
-                checksum: None,
-            },
-            StoredPart {
-                number: 2,
-                etag: "b".into(),
-                size: 7 * MIB,
-                checksum: None,
-            },
-            StoredPart {
-                number: 3,
-                etag: "c".into(),
-                size: 4 * MIB,
-                checksum: None,
-            },
+            stored(1, "a", 8 * MIB),
+            stored(2, "b", 7 * MIB),
+            stored(3, "c", 4 * MIB),
         ];
         assert!(matches!(
             check_stored_parts(&plan(), &stored),
@@ -220,24 +214,9 @@ mod tests {
     #[test]
     fn complete_stored_parts_become_the_part_list() {
         let stored = vec![
-            StoredPart {
-                number: 1,
-                etag: "a".into(),
-                size: 8 * MIB,
-                checksum: None,
-            },
-            StoredPart {
-                number: 2,
-                etag: "b".into(),
-                size: 8 * MIB,
-                checksum: None,
-            },
-            StoredPart {
-                number: 3,
-                etag: "c".into(),
-                size: 4 * MIB,
-                checksum: None,
-            },
+            stored(1, "a", 8 * MIB),
+            stored(2, "b", 8 * MIB),
+            stored(3, "c", 4 * MIB),
         ];
         let parts = check_stored_parts(&plan(), &stored).unwrap();
         assert_eq!(parts.len(), 3);
