@@ -37,7 +37,7 @@ pub fn start(
             db: state.db.clone(),
             broker_url: settings.broker.url.clone(),
             settings: settings.jobs.clone(),
-            encoder: JobEncoder::new(&settings.jobs),
+            encoder: JobEncoder::new(&settings.jobs, state.uploads.checksums_verified()),
             wake: relay_wake,
             metrics: state.metrics.clone(),
             health: state.health.clone(),

@@ -28,6 +28,7 @@ pub fn encode(
     task_id: Uuid,
     upload: &Upload,
     input_path: &str,
+    checksums_verified: bool,
 ) -> EncodedJob {
     let id = task_id.to_string();
     let video_id = upload.id.to_string();
@@ -79,6 +80,10 @@ pub fn encode(
                     .map(|c| c.as_deref().map_or(AMQPValue::Void, text))
                     .collect::<Vec<_>>(),
             )),
+        ),
+        (
+            "upload_checksums_verified",
+            AMQPValue::Boolean(checksums_verified && upload.checksums.algorithm.is_some()),
         ),
         (
             "upload_sha256",

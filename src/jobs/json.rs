@@ -10,7 +10,12 @@ use crate::domain::Upload;
 
 pub const EVENT_TYPE: &str = "upload.confirmed";
 
-pub fn encode(task_id: Uuid, upload: &Upload, input_path: &str) -> EncodedJob {
+pub fn encode(
+    task_id: Uuid,
+    upload: &Upload,
+    input_path: &str,
+    checksums_verified: bool,
+) -> EncodedJob {
     let body = json!({
         "event": EVENT_TYPE,
         "upload_id": upload.id,
@@ -26,6 +31,8 @@ pub fn encode(task_id: Uuid, upload: &Upload, input_path: &str) -> EncodedJob {
             "algorithm": upload.checksums.algorithm.map(|a| a.as_str()),
             "parts": upload.checksums.parts,
             "sha256": upload.checksums.sha256,
+            // Whether storage refused other bytes than these (UC_S3_CHECKSUMS).
+            "verified_by_storage": checksums_verified && upload.checksums.algorithm.is_some(),
         },
         "content_type": upload.content_type,
         "filename": upload.filename,

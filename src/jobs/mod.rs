@@ -21,16 +21,19 @@ pub struct JobEncoder {
     task: String,
     input_path: String,
     origin: String,
+    /// Whether storage verifies declared checksums (the job says so beside them).
+    checksums_verified: bool,
 }
 
 impl JobEncoder {
-    pub fn new(settings: &JobSettings) -> Self {
+    pub fn new(settings: &JobSettings, checksums_verified: bool) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
         Self {
             format: settings.format,
             task: settings.task.clone(),
             input_path: settings.input_path.clone(),
             origin: format!("upload-coordinator@{host}"),
+            checksums_verified,
         }
     }
 
@@ -52,10 +55,15 @@ impl JobEncoder {
     pub fn encode(&self, task_id: Uuid, upload: &Upload) -> EncodedJob {
         let input_path = self.input_path(upload);
         match self.format {
-            JobFormat::Celery => {
-                celery::encode(&self.task, &self.origin, task_id, upload, &input_path)
-            }
-            JobFormat::Json => json::encode(task_id, upload, &input_path),
+            JobFormat::Celery => celery::encode(
+                &self.task,
+                &self.origin,
+                task_id,
+                upload,
+                &input_path,
+                self.checksums_verified,
+            ),
+            JobFormat::Json => json::encode(task_id, upload, &input_path, self.checksums_verified),
         }
     }
 }

@@ -8,7 +8,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::{FutureExt, StreamExt};
 use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{
@@ -218,7 +220,15 @@ struct Settle<H> {
 
 impl<H: Handler> Settle<H> {
     async fn handle(self, delivery: Delivery) {
-        let disposition = self.handler.handle(delivery.data.clone()).await;
+        // A handler that panics must not leave its message unsettled until the channel
+        // closes: the panic counts as a passing failure, and the message is tried again.
+        let handled = AssertUnwindSafe(self.handler.handle(delivery.data.clone()))
+            .catch_unwind()
+            .await;
+        let disposition = handled.unwrap_or_else(|_| {
+            tracing::error!(consumer = self.name, "a message handler panicked");
+            Disposition::Retry
+        });
         let acker = &delivery.acker;
         let dead_letter = BasicNackOptions {
             requeue: false,

@@ -95,6 +95,10 @@ async fn other_bytes_of_the_right_length_are_refused_until_the_right_ones_arrive
         header("upload_sha256"),
         Some(AMQPValue::LongString(file_sha256.as_str().into()))
     );
+    assert_eq!(
+        header("upload_checksums_verified"),
+        Some(AMQPValue::Boolean(true))
+    );
     match header("upload_part_checksums") {
         Some(AMQPValue::FieldArray(array)) => assert_eq!(array.as_slice().len(), 3),
         other => panic!("upload_part_checksums: {other:?}"),
@@ -134,6 +138,7 @@ async fn a_single_put_with_a_crc32_refuses_other_bytes() {
     let body: Value = serde_json::from_slice(&jobs[0].delivery.data).unwrap();
     assert_eq!(body["checksums"]["algorithm"], "crc32");
     assert_eq!(body["checksums"]["parts"][0], crc32(&data));
+    assert_eq!(body["checksums"]["verified_by_storage"], true);
 }
 
 #[tokio::test]
