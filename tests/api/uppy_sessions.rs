@@ -81,26 +81,19 @@ async fn a_session_answers_cors_for_its_own_origin_and_refuses_any_other() {
     );
     assert_error(refused, StatusCode::FORBIDDEN, "origin-not-allowed").await;
 
-    let created = app
-        .http
-        .post(&multipart)
-        .header("origin", APP_ORIGIN)
-        .json(&declaration())
-        .send()
-        .await
-        .unwrap();
+    let create_from = |origin: &'static str| {
+        app.http
+            .post(&multipart)
+            .header("origin", origin)
+            .json(&declaration())
+            .send()
+    };
+    let created = create_from(APP_ORIGIN).await.unwrap();
     assert_eq!(created.status(), StatusCode::OK);
     assert_eq!(created.headers()["access-control-allow-origin"], APP_ORIGIN);
 
     let before = app.fingerprint().await;
-    let elsewhere = app
-        .http
-        .post(&multipart)
-        .header("origin", OTHER_ORIGIN)
-        .json(&declaration())
-        .send()
-        .await
-        .unwrap();
+    let elsewhere = create_from(OTHER_ORIGIN).await.unwrap();
     assert_error(elsewhere, StatusCode::FORBIDDEN, "origin-not-allowed").await;
     assert_eq!(app.fingerprint().await, before, "nothing was created");
 }

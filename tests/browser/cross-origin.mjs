@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
-import { MIB, STEP_TIMEOUT, fileInput, launch, log, reportFailure, videoFile, watchProblems } from './lib.mjs'
+import { MIB, STEP_TIMEOUT, fileInput, log, openPage, reportFailure, videoFile } from './lib.mjs'
 
 const [pageUrl, outDirArg] = process.argv.slice(2)
 if (!pageUrl || !outDirArg) {
@@ -30,9 +30,7 @@ let context
 let page
 let problems = []
 try {
-  context = await launch(scratch)
-  page = context.pages()[0] ?? (await context.newPage())
-  problems = watchProblems(page)
+  ({ context, page, problems } = await openPage(scratch))
   const response = await page.goto(pageUrl)
   if (!response.ok()) throw new Error(`the page answered ${response.status()}`)
 

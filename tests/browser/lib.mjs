@@ -35,6 +35,13 @@ export function launch(dir) {
   })
 }
 
+/** A browser in a fresh profile under `dir`, its first page, and that page's problems. */
+export async function openPage(dir) {
+  const context = await launch(dir)
+  const page = context.pages()[0] ?? (await context.newPage())
+  return { context, page, problems: watchProblems(page) }
+}
+
 /** Collects page errors and console errors, to print when a step fails. */
 export function watchProblems(page) {
   const problems = []

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
-import { MIB, STEP_TIMEOUT, fileInput, launch, log, reportFailure, seconds, videoFile, watchProblems } from './lib.mjs'
+import { MIB, STEP_TIMEOUT, fileInput, log, openPage, reportFailure, seconds, videoFile } from './lib.mjs'
 
 const [baseUrl, outDirArg, email = 'ana@example.com'] = process.argv.slice(2)
 if (!baseUrl || !outDirArg) {
@@ -145,9 +145,7 @@ let context
 let page
 let problems = []
 try {
-  context = await launch(scratch)
-  page = context.pages()[0] ?? (await context.newPage())
-  problems = watchProblems(page)
+  ({ context, page, problems } = await openPage(scratch))
 
   await signIn(page)
   const upload = await uploadAndConfirm(page, scratch)
