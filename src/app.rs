@@ -14,6 +14,7 @@ use crate::api::BodyLimits;
 use crate::auth::{Authenticator, SessionRegistry, SessionTokens, derive_secret};
 use crate::config::{JwtAlgorithm, Settings};
 use crate::events::EventIntake;
+use crate::live::{StatusHub, StreamLimits};
 use crate::metrics::Metrics;
 use crate::rabbitmq as broker;
 use crate::rabbitmq::topology;
@@ -70,6 +71,15 @@ impl Application {
         db::migrate(&pool)
             .await
             .with_context(|| format!("cannot migrate the database at {location}"))?;
+        let webhook_urls: Vec<String> = settings
+            .notify
+            .endpoints()?
+            .into_iter()
+            .map(|endpoint| endpoint.url)
+            .collect();
+        db::webhooks::sync_endpoints(&db::client(&pool).await?, &webhook_urls)
+            .await
+            .context("cannot record the webhook endpoints")?;
         let credentials =
             StorageCredentials::from_settings(&settings.storage, settings.policy.presign_ttl())
                 .await;
@@ -109,7 +119,18 @@ impl Application {
             settings.policy.clone(),
             relay_wake.clone(),
         );
+        let status_hub = StatusHub::new(
+            pool.clone(),
+            uploads.checksums_verified(),
+            settings.notify.max_streams_per_owner,
+            metrics.clone(),
+        );
         let state = Arc::new(AppState {
+            status_hub,
+            stream_limits: StreamLimits {
+                heartbeat: Duration::from_secs(settings.notify.stream_heartbeat_secs),
+                max_age: Duration::from_secs(settings.notify.stream_max_age_secs),
+            },
             db: pool.clone(),
             auth,
             webhook_intake: EventIntake::new(uploads.clone(), metrics.clone(), "webhook"),

@@ -1,5 +1,6 @@
-//! The background work a replica runs, each task under the supervisor: the outbox relay and the
-//! LISTEN that wakes it, the storage-event and result consumers, the sweepers.
+//! The background work a replica runs, each task under the supervisor: the LISTEN that wakes
+//! the outbox relay, the status hub and the webhook workers; the relay; the storage-event and
+//! result consumers; the sweepers; the webhook workers and the event janitor.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,8 @@ use tokio::sync::Notify;
 
 use crate::config::Settings;
 use crate::db;
+use crate::db::listen::Subscription;
+use crate::db::outbox::RetryPolicy;
 use crate::events::EventIntake;
 use crate::health::Part;
 use crate::jobs::JobEncoder;
@@ -17,6 +20,7 @@ use crate::rabbitmq::consumer::{Consumer, ConsumerTopology, Handler, RetryLimits
 use crate::state::AppState;
 use crate::supervisor::Supervisor;
 use crate::sweeper::Sweeper;
+use crate::webhooks::{self, SigningKey, WebhookWorker};
 
 pub fn start(
     settings: &Settings,
@@ -26,12 +30,33 @@ pub fn start(
 ) {
     // Not ready until each RabbitMQ user has connected (and declared its topology).
     let connecting = |user| state.health.down(Part::Broker(user), "not connected yet");
+    let mut subscriptions = vec![state.status_hub.subscription()];
     if settings.jobs.relay {
-        let url = settings.database.url.clone();
-        let wake = relay_wake.clone();
-        supervisor.spawn("outbox-listen", move |stopped| {
-            db::listen::wake_on_notify(url.clone(), db::outbox::CHANNEL, wake.clone(), stopped)
+        subscriptions.push(Subscription::waking(db::outbox::CHANNEL, relay_wake.clone()));
+    }
+    for worker in webhook_workers(settings, state) {
+        subscriptions.push(Subscription::waking(db::events::CHANNEL, worker.wake.clone()));
+        let worker = Arc::new(worker);
+        supervisor.spawn("webhooks", move |stopped| {
+            let worker = worker.clone();
+            async move { worker.run(stopped).await }
         });
+    }
+    let url = settings.database.url.clone();
+    supervisor.spawn("listen", move |stopped| {
+        db::listen::listen(url.clone(), subscriptions.clone(), stopped)
+    });
+    let hub = state.status_hub.clone();
+    supervisor.spawn("status-hub", move |stopped| {
+        let hub = hub.clone();
+        async move { hub.run(stopped).await }
+    });
+    let retention = Duration::from_secs(settings.notify.event_retention_hours * 3600);
+    let pool = state.db.clone();
+    supervisor.spawn("event-janitor", move |stopped| {
+        forget_old_events(pool.clone(), retention, stopped)
+    });
+    if settings.jobs.relay {
         connecting(RELAY_BROKER_USER);
         let relay = Arc::new(Relay {
             db: state.db.clone(),
@@ -94,6 +119,70 @@ pub fn start(
             let sweeper = sweeper.clone();
             async move { sweeper.run(stopped).await }
         });
+    }
+}
+
+/// One worker per configured endpoint (checked at startup, so the list parses).
+fn webhook_workers(settings: &Settings, state: &AppState) -> Vec<WebhookWorker> {
+    let notify = &settings.notify;
+    let timeout = Duration::from_secs(notify.webhook_timeout_secs);
+    let client = WebhookWorker::client(timeout);
+    let retry = RetryPolicy {
+        max_attempts: notify.webhook_max_attempts,
+        base_secs: notify.webhook_retry_base_ms as f64 / 1000.0,
+        max_secs: notify.webhook_retry_max_secs as f64,
+    };
+    let endpoints = notify.endpoints().expect("validated at startup");
+    endpoints
+        .into_iter()
+        .map(|endpoint| WebhookWorker {
+            db: state.db.clone(),
+            label: webhooks::loggable_url(&endpoint.url),
+            key: SigningKey::parse(endpoint.secret.expose()).expect("validated at startup"),
+            url: endpoint.url,
+            client: client.clone(),
+            timeout,
+            retry,
+            concurrency: notify.webhook_concurrency,
+            checksums_verified: state.uploads.checksums_verified(),
+            wake: Arc::new(Notify::new()),
+            metrics: state.metrics.clone(),
+        })
+        .collect()
+}
+
+/// How often old status events are looked for.
+const EVENT_JANITOR_EVERY: Duration = Duration::from_secs(600);
+/// Events forgotten per statement.
+const EVENT_PRUNE_BATCH: i64 = 1000;
+
+/// Forgets status events older than `retention` (kept while a delivery of theirs is due).
+async fn forget_old_events(
+    pool: deadpool_postgres::Pool,
+    retention: Duration,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(EVENT_JANITOR_EVERY) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        loop {
+            let pruned = match db::client(&pool).await {
+                Ok(client) => {
+                    db::events::prune(&client, retention.as_secs_f64(), EVENT_PRUNE_BATCH).await
+                }
+                Err(err) => Err(err),
+            };
+            match pruned {
+                Ok(n) if n == EVENT_PRUNE_BATCH as u64 => continue,
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "old status events not pruned");
+                    break;
+                }
+            }
+        }
     }
 }
 

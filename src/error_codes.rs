@@ -13,6 +13,7 @@ pub const INTERNAL: &str = "internal";
 pub const INVALID_CHECKSUM: &str = "invalid-checksum";
 pub const INVALID_CONTENT_TYPE: &str = "invalid-content-type";
 pub const INVALID_CURSOR: &str = "invalid-cursor";
+pub const INVALID_EVENT_ID: &str = "invalid-event-id";
 pub const INVALID_FILENAME: &str = "invalid-filename";
 pub const INVALID_LIMIT: &str = "invalid-limit";
 pub const INVALID_METADATA: &str = "invalid-metadata";
@@ -41,9 +42,12 @@ pub const SESSION_UPLOAD_LIMIT: &str = "session-upload-limit";
 pub const STORAGE_UNAVAILABLE: &str = "storage-unavailable";
 pub const TOKEN_EXPIRED: &str = "token-expired";
 pub const TOO_MANY_SESSIONS: &str = "too-many-sessions";
+pub const TOO_MANY_STREAMS: &str = "too-many-streams";
 pub const UNSUPPORTED_CONTENT_TYPE: &str = "unsupported-content-type";
 pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported-media-type";
+pub const UPLOAD_GONE: &str = "upload-gone";
 pub const UPLOAD_NOT_FOUND: &str = "upload-not-found";
+pub const UPLOAD_NOT_UPLOADED: &str = "upload-not-uploaded";
 pub const UPLOAD_NOT_PENDING: &str = "upload-not-pending";
 pub const UPLOAD_TOO_LARGE: &str = "upload-too-large";
 pub const X_FORWARDED_HOST: &str = "x-forwarded-host";
@@ -62,6 +66,7 @@ pub const ALL: &[&str] = &[
     INVALID_CHECKSUM,
     INVALID_CONTENT_TYPE,
     INVALID_CURSOR,
+    INVALID_EVENT_ID,
     INVALID_FILENAME,
     INVALID_LIMIT,
     INVALID_METADATA,
@@ -90,9 +95,12 @@ pub const ALL: &[&str] = &[
     STORAGE_UNAVAILABLE,
     TOKEN_EXPIRED,
     TOO_MANY_SESSIONS,
+    TOO_MANY_STREAMS,
     UNSUPPORTED_CONTENT_TYPE,
     UNSUPPORTED_MEDIA_TYPE,
+    UPLOAD_GONE,
     UPLOAD_NOT_FOUND,
+    UPLOAD_NOT_UPLOADED,
     UPLOAD_NOT_PENDING,
     UPLOAD_TOO_LARGE,
     X_FORWARDED_HOST,

@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand};
 use upload_coordinator::app::{Application, shutdown_signal};
 use upload_coordinator::auth::Authenticator;
 use upload_coordinator::config::Settings;
+use upload_coordinator::db::webhooks::DeliveryState;
 use upload_coordinator::{api, db, telemetry};
 
 /// Coordinates uploads that go straight from clients to S3-compatible storage.
@@ -30,6 +31,11 @@ enum Command {
         #[command(subcommand)]
         action: JobsAction,
     },
+    /// Outgoing webhook deliveries: list them, or send parked ones again.
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
     /// Print an HS256 access token signed with UC_JWT_SECRET (for local use and tests).
     Token {
         /// Owner of the uploads made with the token (the platform puts the user's email here).
@@ -54,6 +60,24 @@ enum JobsAction {
     /// Make parked jobs due again, with fresh attempts (the relays publish them at once).
     Replay {
         /// Only the job of this upload (default: every parked job).
+        #[arg(long)]
+        upload: Option<uuid::Uuid>,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksAction {
+    /// List deliveries, newest first.
+    Deliveries {
+        /// Only those in this state.
+        #[arg(long, value_parser = ["pending", "delivered", "parked"])]
+        state: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Make parked deliveries due again, with fresh attempts (sent at once, same webhook-id).
+    Replay {
+        /// Only the deliveries of this upload (default: every parked one).
         #[arg(long)]
         upload: Option<uuid::Uuid>,
     },
@@ -100,6 +124,40 @@ async fn main() -> anyhow::Result<()> {
                 JobsAction::Replay { upload } => {
                     let replayed = db::outbox::replay_parked(&client, upload).await?;
                     println!("{replayed} job(s) due again");
+                }
+            }
+        }
+        Command::Webhooks { action } => {
+            let settings = cli.settings.resolve_database()?;
+            let pool = db::pool(&settings.database)?;
+            let client = pool.get().await.context("cannot reach PostgreSQL")?;
+            match action {
+                WebhooksAction::Deliveries { state, limit } => {
+                    let state = state.map(|state| match state.as_str() {
+                        "pending" => DeliveryState::Pending,
+                        "delivered" => DeliveryState::Delivered,
+                        _ => DeliveryState::Parked,
+                    });
+                    for d in db::webhooks::list(&client, state, None, limit).await? {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{} attempts\t{}\t{}",
+                            d.id,
+                            upload_coordinator::webhooks::loggable_url(&d.endpoint),
+                            d.upload_id,
+                            d.status,
+                            d.attempts,
+                            match (d.delivered_at, d.parked_at) {
+                                (Some(at), _) => format!("delivered {}", at.to_rfc3339()),
+                                (None, Some(at)) => format!("parked {}", at.to_rfc3339()),
+                                (None, None) => format!("due {}", d.next_attempt_at.to_rfc3339()),
+                            },
+                            d.last_error.unwrap_or_default()
+                        );
+                    }
+                }
+                WebhooksAction::Replay { upload } => {
+                    let replayed = db::webhooks::replay_parked(&client, upload).await?;
+                    println!("{replayed} deliveries due again");
                 }
             }
         }

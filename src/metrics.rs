@@ -25,6 +25,11 @@ pub struct Metrics {
     pub consumer_retries: IntCounterVec,
     pub background_restarts: IntCounterVec,
     pub uploads_replaced: prometheus::IntCounter,
+    pub webhook_deliveries: IntCounterVec,
+    pub webhook_pending: IntGauge,
+    pub webhook_oldest_seconds: prometheus::Gauge,
+    pub webhook_parked: IntGauge,
+    pub event_streams: IntGauge,
 }
 
 impl Default for Metrics {
@@ -125,6 +130,34 @@ impl Metrics {
             "Confirmed uploads whose object storage showed replaced by other bytes",
         )
         .unwrap();
+        let webhook_deliveries = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Outgoing webhook attempts by outcome (delivered, failed, parked)",
+            ),
+            &["outcome"],
+        )
+        .unwrap();
+        let webhook_pending = IntGauge::new(
+            "webhook_pending_deliveries",
+            "Webhook deliveries due or waiting for a retry",
+        )
+        .unwrap();
+        let webhook_oldest_seconds = prometheus::Gauge::new(
+            "webhook_oldest_pending_seconds",
+            "Age of the oldest event whose webhook delivery is not done",
+        )
+        .unwrap();
+        let webhook_parked = IntGauge::new(
+            "webhook_parked_deliveries",
+            "Webhook deliveries parked after their last attempt (replay with `upload-coordinator webhooks replay`)",
+        )
+        .unwrap();
+        let event_streams = IntGauge::new(
+            "event_streams",
+            "Status streams (GET /api/uploads/events) open on this replica",
+        )
+        .unwrap();
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -140,6 +173,11 @@ impl Metrics {
             Box::new(consumer_retries.clone()),
             Box::new(background_restarts.clone()),
             Box::new(uploads_replaced.clone()),
+            Box::new(webhook_deliveries.clone()),
+            Box::new(webhook_pending.clone()),
+            Box::new(webhook_oldest_seconds.clone()),
+            Box::new(webhook_parked.clone()),
+            Box::new(event_streams.clone()),
         ] {
             registry.register(collector).expect("unique metric names");
         }
@@ -160,6 +198,11 @@ impl Metrics {
             consumer_retries,
             background_restarts,
             uploads_replaced,
+            webhook_deliveries,
+            webhook_pending,
+            webhook_oldest_seconds,
+            webhook_parked,
+            event_streams,
         }
     }
 

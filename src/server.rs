@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -112,7 +113,6 @@ async fn serve_connection(
         let handler = handler.clone();
         let in_flight = InFlight::start(requests.clone());
         async move {
-            let _in_flight = in_flight;
             let req = poem::Request::from((
                 req,
                 LocalAddr(Addr::SocketAddr(local)),
@@ -120,7 +120,17 @@ async fn serve_connection(
                 http::uri::Scheme::HTTP,
             ));
             let response = handler.get_response(req).await;
-            Ok::<_, Infallible>(http::Response::<BoxBody<Bytes, io::Error>>::from(response))
+            // In flight until its body is sent: a streamed response (the status stream) keeps
+            // its connection from counting as idle.
+            let response = http::Response::<BoxBody<Bytes, io::Error>>::from(response)
+                .map(|body| {
+                    body.map_frame(move |frame| {
+                        let _ = &in_flight;
+                        frame
+                    })
+                    .boxed()
+                });
+            Ok::<_, Infallible>(response)
         }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -182,7 +192,7 @@ struct Activity {
     happened: AtomicBool,
 }
 
-/// One request in flight; counted out when its response is done (or it is dropped).
+/// One request in flight; counted out when its response body is done (or dropped).
 struct InFlight(Arc<Activity>);
 
 impl InFlight {

@@ -10,6 +10,7 @@ use crate::auth::{Authenticator, SessionRegistry};
 use crate::config::{Secret, WebSettings};
 use crate::events::EventIntake;
 use crate::health::Health;
+use crate::live::{StatusHub, StreamLimits};
 use crate::metrics::Metrics;
 use crate::uploads::Uploads;
 
@@ -30,4 +31,7 @@ pub struct AppState {
     pub body_limits: BodyLimits,
     /// `/metrics` is served on a listener of its own (UC_METRICS_LISTEN), not the API's.
     pub separate_metrics_listener: bool,
+    /// Status changes for this replica's open streams.
+    pub status_hub: Arc<StatusHub>,
+    pub stream_limits: StreamLimits,
 }

@@ -131,7 +131,9 @@ impl From<UploadError> for ApiError {
             | UploadError::InvalidPart(_)
             | UploadError::ChecksumConflict { .. }
             | UploadError::ChecksumMismatch(_)
-            | UploadError::ObjectMissing => Self::Conflict(body()),
+            | UploadError::ObjectMissing
+            | UploadError::NotUploaded
+            | UploadError::Gone(_) => Self::Conflict(body()),
             UploadError::Storage(cause) => {
                 tracing::error!(error = %cause_chain(cause), "storage request failed");
                 Self::Unavailable(ErrorBody::new(

@@ -23,7 +23,7 @@ use crate::uploads::ProcessingResult;
 /// A service token for workers (UC_INTERNAL_TOKEN); the endpoint is off while it is empty.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", checker = "check_internal_token")]
-pub struct InternalToken(());
+pub struct InternalToken(pub(super) ());
 
 async fn check_internal_token(req: &Request, bearer: Bearer) -> poem::Result<()> {
     let state = req.data::<Arc<AppState>>().expect("state installed");

@@ -8,7 +8,7 @@ use poem::web::Data;
 use poem::{Endpoint, IntoResponse, Request, Response, handler};
 use poem_openapi::OperationId;
 
-use crate::db::DbError;
+use crate::db::{self, DbError};
 use crate::domain::UploadStatus;
 use crate::state::AppState;
 
@@ -48,6 +48,10 @@ async fn refresh_gauges(state: &AppState) -> Result<(), DbError> {
     metrics.outbox_pending.set(stats.jobs_waiting);
     metrics.outbox_parked.set(stats.jobs_parked);
     metrics.outbox_oldest_seconds.set(stats.oldest_job_secs);
+    let (pending, oldest, parked) = db::webhooks::backlog(&db::client(&state.db).await?).await?;
+    metrics.webhook_pending.set(pending);
+    metrics.webhook_oldest_seconds.set(oldest);
+    metrics.webhook_parked.set(parked);
     Ok(())
 }
 

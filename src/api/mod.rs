@@ -2,9 +2,11 @@
 
 mod body_limit;
 pub mod error;
+pub mod event_view;
 mod events;
 mod health;
 mod internal;
+mod internal_webhooks;
 mod metrics;
 pub mod models;
 mod operation_errors;
@@ -12,6 +14,7 @@ mod request_log;
 mod security;
 mod session_cors;
 mod sessions;
+mod status_stream;
 pub mod uploads;
 mod uppy;
 mod uppy_caller;
@@ -44,9 +47,11 @@ pub enum ApiTags {
 
 type Apis = (
     uploads::UploadsApi,
+    status_stream::StatusStreamApi,
     sessions::SessionsApi,
     events::EventsApi,
     internal::InternalApi,
+    internal_webhooks::InternalWebhooksApi,
     health::HealthApi,
 );
 
@@ -54,9 +59,11 @@ fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             uploads::UploadsApi,
+            status_stream::StatusStreamApi,
             sessions::SessionsApi,
             events::EventsApi,
             internal::InternalApi,
+            internal_webhooks::InternalWebhooksApi,
             health::HealthApi,
         ),
         "upload-coordinator",

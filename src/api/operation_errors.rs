@@ -130,3 +130,31 @@ operation_errors!(
         Conflict = 409: "The upload is not being processed (or already reported otherwise).",
     }
 );
+
+operation_errors!(
+    /// Errors of opening the status stream.
+    StreamErrors {
+        BadRequest = 400: "A `Last-Event-ID` that is not an id this stream sent.",
+        Forbidden = 403: "An upload session used from another origin than its own.",
+    }
+    throttled: "The caller has as many status streams open as allowed (UC_MAX_STREAMS_PER_OWNER)."
+);
+
+operation_errors!(
+    /// Errors of asking for a download link.
+    DownloadErrors {
+        BadRequest = 400: "A malformed id.",
+        Forbidden = 403: "An upload session used from another origin than its own.",
+        NotFound = 404: "No such upload among the caller's.",
+        Conflict = 409: "No bytes to download: not confirmed yet (`upload-not-uploaded`), or aborted, expired or rejected (`upload-gone`).",
+        Unavailable = 503: "Storage could not be reached; retry later.",
+    }
+);
+
+operation_errors!(
+    /// Errors of the operators' webhook endpoints.
+    InternalListErrors {
+        BadRequest = 400: "A malformed parameter or body.",
+        Unprocessable = 422: "A parameter out of range.",
+    }
+);

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::error::ErrorBody;
 use super::models::{ChecksumAlgorithmView, PartUrlView, StoredPartView, UploadView};
-use super::operation_errors::{CreateErrors, ReadErrors, UploadActionErrors};
-use super::security::BearerAuth;
+use super::operation_errors::{CreateErrors, DownloadErrors, ReadErrors, UploadActionErrors};
+use super::security::{BearerAuth, ReaderAuth};
 use crate::state::AppState;
 use crate::uploads::{Declaration, DeclaredChecksums, PageRequest, PlanChoice};
 
@@ -100,6 +100,17 @@ pub enum CreatedResponse {
     Created(Json<UploadView>, #[oai(header = "Location")] String),
 }
 
+#[derive(ApiResponse)]
+pub enum DownloadResponse {
+    /// Fetch the object from `Location` (a presigned GET, valid for at most five minutes); it
+    /// is saved under the upload's filename.
+    #[oai(status = 302)]
+    Found(
+        #[oai(header = "Location")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
 /// The upload as shown, saying whether storage verifies declared checksums.
 fn view(state: &AppState, upload: crate::domain::Upload) -> UploadView {
     UploadView::new(upload, state.uploads.checksums_verified())
@@ -182,6 +193,25 @@ impl UploadsApi {
         id: Path<Uuid>,
     ) -> Result<Json<UploadView>, ReadErrors> {
         Ok(Json(view(&state, state.uploads.get(&auth.0, id.0).await?)))
+    }
+
+    /// Download an upload
+    ///
+    /// Redirects the owner to a short-lived presigned GET of the object, once its bytes are
+    /// confirmed (`uploaded` and after). Browsers may authenticate with an upload session.
+    #[oai(
+        path = "/api/uploads/:id/download",
+        method = "get",
+        operation_id = "downloadUpload"
+    )]
+    async fn download(
+        &self,
+        auth: ReaderAuth,
+        state: Data<&Arc<AppState>>,
+        id: Path<Uuid>,
+    ) -> Result<DownloadResponse, DownloadErrors> {
+        let link = state.uploads.download_link(auth.owner(), id.0).await?;
+        Ok(DownloadResponse::Found(link.url, "no-store".to_owned()))
     }
 
     /// Sign parts again

@@ -10,6 +10,7 @@ mod messaging;
 mod policy;
 mod storage;
 mod sweepers;
+mod webhooks;
 
 pub use auth::{AuthSettings, JwtAlgorithm};
 pub use database::DatabaseSettings;
@@ -20,6 +21,7 @@ pub use messaging::{BrokerSettings, EventSettings, ExchangeKind};
 pub use policy::UploadPolicy;
 pub use storage::{Enforcement, StorageSettings};
 pub use sweepers::SweeperSettings;
+pub use webhooks::{NotifySettings, WebhookEndpoint};
 
 use std::fmt;
 use std::str::FromStr;
@@ -77,6 +79,8 @@ pub struct Settings {
     pub sweeper: SweeperSettings,
     #[command(flatten)]
     pub web: WebSettings,
+    #[command(flatten)]
+    pub notify: NotifySettings,
 }
 
 /// Settings problems found before anything starts.
@@ -91,6 +95,7 @@ impl Settings {
     /// values are checked as they are parsed.)
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        self.notify.endpoints()?;
         let policy = &self.policy;
         if policy
             .allowed_content_types

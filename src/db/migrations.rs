@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "checksums",
         include_str!("../../migrations/0005_checksums.sql"),
     ),
+    (
+        6,
+        "upload_events",
+        include_str!("../../migrations/0006_upload_events.sql"),
+    ),
 ];
 
 /// Arbitrary constant shared by every replica ("ucmigrat").

@@ -1,11 +1,13 @@
 //! PostgreSQL: the connection pool, migrations, and one module of SQL per table.
 
+pub mod events;
 pub mod listen;
 mod migrations;
 pub mod outbox;
 pub mod sessions;
 pub mod sweeps;
 pub mod uploads;
+pub mod webhooks;
 
 pub use migrations::migrate;
 

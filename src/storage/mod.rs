@@ -238,6 +238,24 @@ impl Storage {
         Ok(presigned_url(&request, ttl))
     }
 
+    /// A GET of `key` whose response carries `content_disposition`.
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        content_disposition: &str,
+        ttl: Duration,
+    ) -> Result<String, StorageError> {
+        let request = self
+            .presigner
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_disposition(content_disposition)
+            .presigned(presigning(ttl)?)
+            .await?;
+        Ok(request.uri().to_owned())
+    }
+
     /// The object's size and type, or `None` when there is no such object.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
         let result = self

@@ -33,6 +33,10 @@ pub enum UploadError {
     ChecksumMismatch(Vec<u32>),
     #[error("the object has not been uploaded yet")]
     ObjectMissing,
+    #[error("the upload's bytes are not confirmed yet")]
+    NotUploaded,
+    #[error("the upload is {0}: storage no longer holds its bytes")]
+    Gone(UploadStatus),
     #[error("the cursor is not one this service issued")]
     InvalidCursor,
     #[error("limit must be between 1 and {max}")]
@@ -64,6 +68,8 @@ impl UploadError {
             Self::ChecksumConflict { .. } => codes::CHECKSUM_CONFLICT,
             Self::ChecksumMismatch(_) => codes::CHECKSUM_MISMATCH,
             Self::ObjectMissing => codes::OBJECT_MISSING,
+            Self::NotUploaded => codes::UPLOAD_NOT_UPLOADED,
+            Self::Gone(_) => codes::UPLOAD_GONE,
             Self::InvalidCursor => codes::INVALID_CURSOR,
             Self::InvalidLimit { .. } => codes::INVALID_LIMIT,
             Self::Storage(_) => codes::STORAGE_UNAVAILABLE,

@@ -1,0 +1,8 @@
+//! Live status changes for clients: a hub per replica fed by PostgreSQL LISTEN/NOTIFY, and
+//! each client's Server-Sent Events stream.
+
+mod hub;
+mod stream;
+
+pub use hub::{HubMessage, StatusHub, TooManyStreams};
+pub use stream::{OpenError, StreamLimits, open};
