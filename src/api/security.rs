@@ -29,15 +29,16 @@ async fn owner_from_token(req: &Request, bearer: Bearer) -> poem::Result<Owner> 
 }
 
 /// An Uppy upload session's token in the `session` query parameter: what a browser's
-/// `EventSource` or a plain link can carry, since neither sends headers.
+/// `EventSource` or a plain link can carry, since neither sends headers. Checked by the
+/// operation (see [`ReaderAuth`]).
 #[derive(SecurityScheme)]
 #[oai(
     ty = "api_key",
     key_name = "session",
     key_in = "query",
-    checker = "owner_from_session"
+    checker = "session_given"
 )]
-pub struct SessionQuery(pub Owner);
+pub struct SessionQuery(String);
 
 /// The upload session cookie a same-origin page got with its session.
 #[derive(SecurityScheme)]
@@ -45,45 +46,64 @@ pub struct SessionQuery(pub Owner);
     ty = "api_key",
     key_name = "uc_uppy_session",
     key_in = "cookie",
-    checker = "owner_from_session"
+    checker = "session_given"
 )]
-pub struct SessionCookie(pub Owner);
+pub struct SessionCookie(String);
+
+/// The bearer token of [`BearerAuth`], taken as given and checked by [`ReaderAuth::owner`].
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "BearerAuth",
+    ty = "bearer",
+    bearer_format = "JWT",
+    checker = "bearer_given"
+)]
+pub struct BearerGiven(String);
 
 /// Who may read: a bearer token, or an upload session (query parameter or cookie) for
-/// browsers, which cannot add headers to `EventSource` or a link. The bearer is tried last,
-/// so its error is the one a caller without any credential sees.
+/// browsers, which cannot add headers to `EventSource` or a link. The first credential
+/// present, in that order, is the one used, and its own error is the answer: credentials are
+/// only taken here and checked by [`ReaderAuth::owner`], since alternatives that fail would
+/// otherwise be reported as the last one's failure.
 #[derive(SecurityScheme)]
 pub enum ReaderAuth {
+    Bearer(BearerGiven),
     SessionQuery(SessionQuery),
     SessionCookie(SessionCookie),
-    Bearer(BearerAuth),
 }
 
 impl ReaderAuth {
-    pub fn owner(&self) -> &Owner {
-        match self {
-            Self::SessionQuery(SessionQuery(owner))
-            | Self::SessionCookie(SessionCookie(owner))
-            | Self::Bearer(BearerAuth(owner)) => owner,
+    /// The caller: the bearer's owner, or the session's once it is checked (stored, not
+    /// revoked, used from its own origin).
+    pub async fn owner(self, req: &Request) -> Result<Owner, ApiError> {
+        let state = req
+            .data::<Arc<AppState>>()
+            .expect("application state is installed on every route");
+        let token = match self {
+            Self::Bearer(BearerGiven(token)) => {
+                let owner = state.auth.verify(&token)?;
+                tracing::Span::current().record("owner", owner.as_str());
+                return Ok(owner);
+            }
+            Self::SessionQuery(SessionQuery(token)) | Self::SessionCookie(SessionCookie(token)) => {
+                token
+            }
+        };
+        let session = state.sessions.check(&token).await?;
+        if let Some(origin) = super::uppy::request_origin(req)
+            && !session.allows_origin(origin)
+        {
+            return Err(super::uppy::origin_not_allowed());
         }
+        tracing::Span::current().record("owner", session.owner.as_str());
+        Ok(session.owner)
     }
 }
 
-async fn owner_from_session(req: &Request, key: ApiKey) -> poem::Result<Owner> {
-    let state = req
-        .data::<Arc<AppState>>()
-        .expect("application state is installed on every route");
-    let session = state
-        .sessions
-        .check(&key.key)
-        .await
-        .map_err(|err| poem::Error::from(ApiError::from(err)))?;
-    // Like the Companion routes: a session works only from the origin it was minted for.
-    if let Some(origin) = super::uppy::request_origin(req)
-        && !session.allows_origin(origin)
-    {
-        return Err(super::uppy::origin_not_allowed().into());
-    }
-    tracing::Span::current().record("owner", session.owner.as_str());
-    Ok(session.owner)
+async fn session_given(_req: &Request, key: ApiKey) -> poem::Result<String> {
+    Ok(key.key)
+}
+
+async fn bearer_given(_req: &Request, bearer: Bearer) -> poem::Result<String> {
+    Ok(bearer.token)
 }

@@ -4,7 +4,7 @@ use crate::error_codes as codes;
 use std::sync::Arc;
 
 use poem::web::Data;
-use poem::{Body, IntoResponse, Response};
+use poem::{Body, IntoResponse, Request, Response};
 use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::Payload;
 use poem_openapi::registry::{MetaSchemaRef, Registry};
@@ -72,6 +72,7 @@ impl StatusStreamApi {
     )]
     async fn stream(
         &self,
+        req: &Request,
         auth: ReaderAuth,
         state: Data<&Arc<AppState>>,
         #[oai(name = "Last-Event-ID")] last_event_id_header: Header<Option<String>>,
@@ -83,9 +84,10 @@ impl StatusStreamApi {
             Some(header) => Some(parse_event_id(&header)?),
             None => last_event_id.0,
         };
+        let owner = auth.owner(req).await?;
         let events = live::open(
             &state.status_hub,
-            auth.owner().as_str(),
+            owner.as_str(),
             resume_after,
             state.stream_limits,
         )

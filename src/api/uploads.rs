@@ -4,6 +4,7 @@ use crate::error_codes as codes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -206,11 +207,13 @@ impl UploadsApi {
     )]
     async fn download(
         &self,
+        req: &Request,
         auth: ReaderAuth,
         state: Data<&Arc<AppState>>,
         id: Path<Uuid>,
     ) -> Result<DownloadResponse, DownloadErrors> {
-        let link = state.uploads.download_link(auth.owner(), id.0).await?;
+        let owner = auth.owner(req).await?;
+        let link = state.uploads.download_link(&owner, id.0).await?;
         Ok(DownloadResponse::Found(link.url, "no-store".to_owned()))
     }
 

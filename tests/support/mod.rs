@@ -6,6 +6,8 @@ mod app;
 mod events;
 pub mod faults;
 pub mod process;
+pub mod receiver;
+pub mod sse;
 mod requests;
 mod stack;
 mod storage;
