@@ -1,6 +1,7 @@
 //! The demo page in a real browser: Debian's headless Chromium, driven by playwright-core
-//! (`tests/browser/upload.mjs`), uploads through Uppy's Dashboard into the test SeaweedFS and
-//! cancels an upload midway; then the API, the database and storage must agree with the page.
+//! (`tests/browser/upload.mjs`), uploads through Uppy's Dashboard into the test SeaweedFS, sees
+//! the worker's reports arrive over the status stream with no polling, and cancels an upload
+//! midway; then the API, the database and storage must agree with the page.
 //! And Uppy alone on a page of another origin (`tests/browser/cross-origin.mjs`), given only an
 //! upload session, uploads with no CORS setting, while the service's log keeps no credential.
 //! `make test` installs Chromium and builds the page first; run on its own without them, the
@@ -17,7 +18,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use helpers::process::{ServiceProcess, free_port};
-use helpers::{MIB, Prepared, TestApp, spawn_app_with, wait_for, webhook_hub};
+use helpers::{MIB, Prepared, Stack, TestApp, spawn_app_with, wait_for, webhook_hub};
 
 /// The owner of `TestApp::token`, so the test reads the page's uploads with its own token.
 const OWNER: &str = "ana@example.com";
@@ -112,6 +113,7 @@ async fn videos_uploaded_through_the_demo_page_are_confirmed_and_a_cancelled_one
     let app = spawn_app_with(&["--dev-mode=true", "--demo-page=true", &web_dir]).await;
     // Small files go up as a form POST with no call back to us: storage's event confirms them.
     let _events = webhook_hub::subscribe(&app.address);
+    let worker = tokio::spawn(report_processed_later(app.address.clone(), app.database.clone()));
 
     let started = Instant::now();
     let out = artifacts(root);
@@ -128,7 +130,15 @@ async fn videos_uploaded_through_the_demo_page_are_confirmed_and_a_cancelled_one
         result["seconds_to_uploaded"],
         result["seconds_to_confirmed"],
     );
+    worker.abort();
     let ids = &result["uploads"];
+    // The page showed the worker's reports without asking: they came over the status stream.
+    assert_eq!(result["list_requests_while_waiting_for_processed"], 0, "{result}");
+    assert!(result["streams_opened"].as_u64().unwrap() >= 1, "{result}");
+    assert!(
+        result["seconds_waiting_for_processed"].as_f64().unwrap() >= WORKER_DELAY.as_secs_f64() / 2.0,
+        "the wait spans the worker's delay, long enough for polling to have shown: {result}"
+    );
 
     for (name, size, multipart, title) in [
         ("clip.mp4", 32 * MIB, true, "clip"),
@@ -181,6 +191,43 @@ async fn videos_uploaded_through_the_demo_page_are_confirmed_and_a_cancelled_one
     let screenshot = result["screenshot"].as_str().unwrap();
     assert!(Path::new(screenshot).exists());
     println!("screenshot of the page after a confirmed upload: {screenshot}");
+}
+
+/// How long the stand-in worker takes to report an upload processed.
+const WORKER_DELAY: Duration = Duration::from_secs(3);
+
+/// The platform's worker, reduced to its report: every upload that reaches `processing` is
+/// reported `processed` after `WORKER_DELAY`, through the internal endpoint.
+async fn report_processed_later(address: String, database: String) {
+    let url = Stack::from_env().database_url(&database);
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let http = reqwest::Client::new();
+    let mut reported = std::collections::HashSet::new();
+    loop {
+        let rows = db
+            .query("SELECT id::text FROM uploads WHERE status = 'processing'", &[])
+            .await
+            .unwrap();
+        for id in rows.iter().map(|row| row.get::<_, String>(0)) {
+            if reported.insert(id.clone()) {
+                let http = http.clone();
+                let url = format!("{address}/api/internal/uploads/{id}/result");
+                tokio::spawn(async move {
+                    tokio::time::sleep(WORKER_DELAY).await;
+                    let response = http
+                        .post(url)
+                        .bearer_auth(helpers::INTERNAL_TOKEN)
+                        .json(&json!({"status": "processed", "output_location": "s3://videos/out"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(response.status().is_success());
+                });
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// `dir` served over HTTP on a port of its own: another origin than the service's.

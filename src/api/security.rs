@@ -29,8 +29,7 @@ async fn owner_from_token(req: &Request, bearer: Bearer) -> poem::Result<Owner> 
 }
 
 /// An Uppy upload session's token in the `session` query parameter: what a browser's
-/// `EventSource` or a plain link can carry, since neither sends headers. Checked by the
-/// operation (see [`ReaderAuth`]).
+/// `EventSource` or a plain link can carry, since neither sends headers.
 #[derive(SecurityScheme)]
 #[oai(
     ty = "api_key",

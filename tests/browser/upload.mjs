@@ -1,7 +1,8 @@
 // Drives the demo page in headless Chromium, the way a person would, against a running service:
 //   1. gets a dev token, drops a multipart-sized video and a small one (POST policy) into Uppy's
-//      Dashboard, uploads them and waits until "Your uploads" shows both confirmed, then takes
-//      a screenshot;
+//      Dashboard, uploads them and waits until "Your uploads" shows both confirmed, takes a
+//      screenshot, then waits until the worker's report shows them processed, counting the
+//      page's list requests meanwhile (the status stream should make them unneeded);
 //   2. reloads the page (the token stays in the tab), starts a large upload and cancels it once
 //      its first part is stored, then waits until the table shows it aborted.
 // On success it prints one line `RESULT {json}` (upload ids by file name, timings) and exits 0.
@@ -82,9 +83,23 @@ async function uploadAndConfirm(page, scratch) {
   log(`uploaded ${CLIP.name} and ${SMALL.name}: Uppy done in ${seconds(transferred)} s, ` +
     `both confirmed in the table after ${seconds(confirmed)} s`)
 
+  // The worker reports a while later; the table learns it from the status stream, with no
+  // request of its own in between.
+  const listed = []
+  const countLists = (request) => {
+    const url = new URL(request.url())
+    if (request.method() === 'GET' && url.pathname.endsWith('/api/uploads')) listed.push(url.href)
+  }
+  page.on('request', countLists)
+  const waitStarted = Date.now()
+  await waitForRows(page, [CLIP.name, SMALL.name], ['processed'])
+  page.off('request', countLists)
+  const processedWait = Date.now() - waitStarted
+  log(`both shown processed ${seconds(processedWait)} s later, after ${listed.length} list request(s)`)
+
   const screenshot = join(outDir, 'demo-page.png')
   await page.screenshot({ path: screenshot, fullPage: true })
-  return { ids, screenshot, transferred, confirmed }
+  return { ids, screenshot, transferred, confirmed, processedWait, listRequests: listed.length }
 }
 
 async function cancelMidway(page, scratch) {
@@ -144,8 +159,12 @@ const scratch = mkdtempSync(join(tmpdir(), 'uc-browser-'))
 let context
 let page
 let problems = []
+const streams = []
 try {
   ({ context, page, problems } = await openPage(scratch))
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname.endsWith('/api/uploads/events')) streams.push(request.url())
+  })
 
   await signIn(page)
   const upload = await uploadAndConfirm(page, scratch)
@@ -157,6 +176,9 @@ try {
     screenshot: upload.screenshot,
     seconds_to_uploaded: seconds(upload.transferred),
     seconds_to_confirmed: seconds(upload.confirmed),
+    seconds_waiting_for_processed: seconds(upload.processedWait),
+    list_requests_while_waiting_for_processed: upload.listRequests,
+    streams_opened: streams.length,
     cancelled_after_parts: cancel.storedParts,
   }
   console.log(`RESULT ${JSON.stringify(result)}`)

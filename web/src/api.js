@@ -51,3 +51,13 @@ export function createUppySession(token) {
 export function listUploads(token, limit = 20) {
   return request(`api/uploads?limit=${limit}`, { token })
 }
+
+/** Where the caller's status changes stream from (Server-Sent Events). `EventSource` sends no
+ *  headers, so the upload session authenticates it; `lastEventId` resumes a new stream where
+ *  an earlier one stopped. */
+export function statusStreamUrl(sessionToken, lastEventId) {
+  const url = new URL('api/uploads/events', document.baseURI)
+  url.searchParams.set('session', sessionToken)
+  if (lastEventId) url.searchParams.set('last_event_id', lastEventId)
+  return url
+}

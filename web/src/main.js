@@ -5,12 +5,13 @@ import '@uppy/core/css/style.min.css'
 import '@uppy/dashboard/css/style.min.css'
 import './style.css'
 
-import { ApiError, createUppySession, getDevToken, listUploads } from './api.js'
+import { ApiError, createUppySession, getDevToken, listUploads, statusStreamUrl } from './api.js'
 import { renderUploads } from './uploads-table.js'
 
 const MIB = 1024 * 1024
 const TOKEN_KEY = 'upload-coordinator.dev-token'
-const REFRESH_MS = 1000
+// Rows the table shows, newest first.
+const SHOWN = 20
 // An upload session is renewed this long before it expires, when no upload is running.
 const SESSION_MARGIN_MS = 60_000
 
@@ -34,7 +35,11 @@ function storedAuth() {
 let auth = storedAuth()
 let session = null
 let pendingSession = null
-let refreshTimer = null
+// The caller's uploads as shown, newest first; changed by the status stream as they happen.
+let shown = []
+let stream = null
+// The last event the stream delivered, to resume from when it is opened again.
+let lastEventId = null
 
 const uppy = new Uppy({
   id: 'upload-coordinator-demo',
@@ -56,6 +61,8 @@ const uppy = new Uppy({
 uppy.on('file-added', (file) => {
   uppy.setFileMeta(file.id, { size: file.size, title: file.name.replace(/\.[^.]+$/, '') })
 })
+// New intents show up when Uppy starts or ends uploads; their changes come from the stream.
+uppy.on('upload', () => refreshUploads())
 uppy.on('complete', () => refreshUploads())
 uppy.on('file-removed', () => refreshUploads())
 
@@ -85,6 +92,7 @@ async function startSession() {
     uppy.removePlugin(previous)
   }
   session = fresh
+  openStream()
   uppy.use(AwsS3, {
     companionEndpoint: session.companion_endpoint,
     shouldUseMultipart: (file) => file.size > 8 * MIB,
@@ -94,9 +102,56 @@ async function startSession() {
   dashboardHost.dataset.state = 'ready'
 }
 
+/** Listens to the caller's status changes, authenticated by the upload session. */
+function openStream() {
+  stream?.close()
+  stream = new EventSource(statusStreamUrl(session.token, lastEventId))
+  stream.onmessage = (message) => {
+    lastEventId = message.lastEventId
+    const { data: upload } = JSON.parse(message.data)
+    shown = newest([upload], shown)
+    showUploads()
+  }
+  stream.onopen = () => {
+    uploadsStatus.dataset.stream = 'open'
+  }
+  // The browser reconnects by itself; a stream it gave up on (the session ended) starts over
+  // with a fresh session.
+  stream.onerror = () => {
+    uploadsStatus.dataset.stream = 'reconnecting'
+    if (stream.readyState === EventSource.CLOSED && auth) {
+      session = null
+      refreshUploads()
+    }
+  }
+}
+
+/** `fresh` and `known` together, newest first: of two states of one upload the later one wins,
+ *  since a list answer and a stream event can arrive in either order. */
+function newest(fresh, known) {
+  const byId = new Map(known.map((upload) => [upload.id, upload]))
+  for (const upload of fresh) {
+    const seen = byId.get(upload.id)
+    if (!seen || seen.updated_at <= upload.updated_at) byId.set(upload.id, upload)
+  }
+  return [...byId.values()]
+    .sort((a, b) => b.created_at.localeCompare(a.created_at))
+    .slice(0, SHOWN)
+}
+
+function showUploads() {
+  renderUploads(uploadsTable, shown)
+  uploadsStatus.textContent = shown.length
+    ? `${shown.length} most recent, updated live.`
+    : 'No uploads yet.'
+}
+
 function signOut(message) {
   auth = null
   session = null
+  stream?.close()
+  stream = null
+  shown = []
   sessionStorage.removeItem(TOKEN_KEY)
   uppy.getPlugin('Dashboard').setOptions({ disabled: true })
   dashboardHost.dataset.state = 'signed-out'
@@ -111,15 +166,14 @@ function showSignedIn() {
   authStatus.dataset.state = 'signed-in'
 }
 
+/** Lists the caller's uploads once; the status stream keeps them current. */
 async function refreshUploads() {
   if (!auth) return
   try {
     await ensureSession()
-    const { items } = await listUploads(auth.token)
-    renderUploads(uploadsTable, items)
-    uploadsStatus.textContent = items.length
-      ? `${items.length} most recent, refreshed every second.`
-      : 'No uploads yet.'
+    const { items } = await listUploads(auth.token, SHOWN)
+    shown = newest(items, shown.filter((u) => items.some((item) => item.id === u.id)))
+    showUploads()
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       signOut('Your token has expired. Get a new one to keep uploading.')
@@ -127,14 +181,6 @@ async function refreshUploads() {
       uploadsStatus.textContent = `Could not load your uploads: ${error.message}`
     }
   }
-}
-
-function scheduleRefresh() {
-  clearTimeout(refreshTimer)
-  refreshTimer = setTimeout(async () => {
-    await refreshUploads()
-    scheduleRefresh()
-  }, REFRESH_MS)
 }
 
 form.addEventListener('submit', async (event) => {
@@ -148,13 +194,14 @@ form.addEventListener('submit', async (event) => {
   button.disabled = true
   try {
     const email = emailInput.value.trim()
+    // Another user's stream starts afresh.
+    if (auth?.email !== email) lastEventId = null
     const { token, expires_in: expiresIn } = await getDevToken(email)
     auth = { token, email, expiresAt: Date.now() + expiresIn * 1000 }
     sessionStorage.setItem(TOKEN_KEY, JSON.stringify(auth))
     if (!isUploading()) session = null
     showSignedIn()
     await refreshUploads()
-    scheduleRefresh()
   } catch (error) {
     authStatus.textContent = `Could not get a token: ${error.message}`
   } finally {
@@ -165,5 +212,5 @@ form.addEventListener('submit', async (event) => {
 dashboardHost.dataset.state = 'signed-out'
 if (auth) {
   showSignedIn()
-  refreshUploads().then(scheduleRefresh)
+  refreshUploads()
 }
