@@ -9,7 +9,8 @@ CREATE TABLE upload_events (
     upload_id   uuid        NOT NULL,
     owner       text        NOT NULL,
     status      text        NOT NULL,
-    -- The upload's row right after the change, so a late delivery still shows that moment.
+    -- The upload's row right after the change, so a late delivery still shows that moment
+    -- (without the per-part checksums: up to 10,000 of them, and no announcement needs them).
     snapshot    jsonb       NOT NULL,
     occurred_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
@@ -18,7 +19,8 @@ CREATE INDEX upload_events_owner ON upload_events (owner, id);
 CREATE INDEX upload_events_occurred ON upload_events (occurred_at);
 
 -- Where events are delivered. The URL names the endpoint; its secret stays in the
--- configuration. Endpoints no longer configured are disabled, and get no new deliveries.
+-- configuration. A replica enables the endpoints it is given; only an operator disables one
+-- (`upload-coordinator webhooks disable`), which parks what it still had pending.
 CREATE TABLE webhook_endpoints (
     url        text        PRIMARY KEY,
     enabled    boolean     NOT NULL DEFAULT true,
@@ -35,6 +37,8 @@ CREATE TABLE webhook_deliveries (
     attempts        integer     NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     claimed_until   timestamptz,
+    -- Set by each claim: only the claimant's outcome is recorded, even after its lease ran out.
+    claim_token     uuid,
     delivered_at    timestamptz,
     parked_at       timestamptz,
     -- The receiver's last HTTP status, or NULL when it never answered.
@@ -54,7 +58,7 @@ DECLARE
     event bigint;
 BEGIN
     INSERT INTO upload_events (upload_id, owner, status, snapshot)
-        VALUES (NEW.id, NEW.owner, NEW.status, to_jsonb(NEW))
+        VALUES (NEW.id, NEW.owner, NEW.status, to_jsonb(NEW) - 'part_checksums')
         RETURNING id INTO event;
     INSERT INTO webhook_deliveries (event_id, endpoint, upload_id)
         SELECT event, url, NEW.id FROM webhook_endpoints WHERE enabled;

@@ -77,7 +77,7 @@ impl Application {
             .into_iter()
             .map(|endpoint| endpoint.url)
             .collect();
-        db::webhooks::sync_endpoints(&db::client(&pool).await?, &webhook_urls)
+        db::webhooks::enable_endpoints(&db::client(&pool).await?, &webhook_urls)
             .await
             .context("cannot record the webhook endpoints")?;
         let credentials =
@@ -123,6 +123,8 @@ impl Application {
             pool.clone(),
             uploads.checksums_verified(),
             settings.notify.max_streams_per_owner,
+            // Streams hold connections: half of them stay for everything else.
+            (settings.http.max_connections / 2).max(1),
             metrics.clone(),
         );
         let state = Arc::new(AppState {

@@ -81,6 +81,13 @@ enum WebhooksAction {
         #[arg(long)]
         upload: Option<uuid::Uuid>,
     },
+    /// List the endpoints replicas were given, and whether each is enabled.
+    Endpoints,
+    /// Stop delivering to an endpoint no longer configured: its pending deliveries are parked.
+    Disable {
+        /// The endpoint's URL, as UC_WEBHOOK_URL gave it.
+        url: String,
+    },
 }
 
 #[tokio::main]
@@ -158,6 +165,20 @@ async fn main() -> anyhow::Result<()> {
                 WebhooksAction::Replay { upload } => {
                     let replayed = db::webhooks::replay_parked(&client, upload).await?;
                     println!("{replayed} deliveries due again");
+                }
+                WebhooksAction::Endpoints => {
+                    for (url, enabled) in db::webhooks::endpoints(&client).await? {
+                        let state = if enabled { "enabled" } else { "disabled" };
+                        let url = upload_coordinator::webhooks::loggable_url(&url);
+                        println!("{url}\t{state}");
+                    }
+                }
+                WebhooksAction::Disable { url } => {
+                    if db::webhooks::disable_endpoint(&client, &url).await? {
+                        println!("disabled; its pending deliveries are parked");
+                    } else {
+                        anyhow::bail!("no enabled endpoint has that URL");
+                    }
                 }
             }
         }

@@ -112,6 +112,7 @@ async fn serve_connection(
     let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let handler = handler.clone();
         let in_flight = InFlight::start(requests.clone());
+        let activity = requests.clone();
         async move {
             let req = poem::Request::from((
                 req,
@@ -120,12 +121,14 @@ async fn serve_connection(
                 http::uri::Scheme::HTTP,
             ));
             let response = handler.get_response(req).await;
-            // In flight until its body is sent: a streamed response (the status stream) keeps
-            // its connection from counting as idle.
+            drop(in_flight);
+            // Each frame of a body sent counts as activity: a streamed response (the status
+            // stream, with its heartbeats) keeps its connection, while a client that stops
+            // reading is still cut off after the idle timeout.
             let response = http::Response::<BoxBody<Bytes, io::Error>>::from(response)
                 .map(|body| {
                     body.map_frame(move |frame| {
-                        let _ = &in_flight;
+                        activity.happened.store(true, Ordering::Relaxed);
                         frame
                     })
                     .boxed()
@@ -192,7 +195,7 @@ struct Activity {
     happened: AtomicBool,
 }
 
-/// One request in flight; counted out when its response body is done (or dropped).
+/// One request in flight; counted out when its handler has answered (or it is dropped).
 struct InFlight(Arc<Activity>);
 
 impl InFlight {

@@ -144,7 +144,6 @@ operation_errors!(
     /// Errors of asking for a download link.
     DownloadErrors {
         BadRequest = 400: "A malformed id.",
-        Forbidden = 403: "An upload session used from another origin than its own.",
         NotFound = 404: "No such upload among the caller's.",
         Conflict = 409: "No bytes to download: not confirmed yet (`upload-not-uploaded`), or aborted, expired or rejected (`upload-gone`).",
         Unavailable = 503: "Storage could not be reached; retry later.",

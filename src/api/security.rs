@@ -29,7 +29,7 @@ async fn owner_from_token(req: &Request, bearer: Bearer) -> poem::Result<Owner> 
 }
 
 /// An Uppy upload session's token in the `session` query parameter: what a browser's
-/// `EventSource` or a plain link can carry, since neither sends headers.
+/// `EventSource` can carry, since it sends no headers.
 #[derive(SecurityScheme)]
 #[oai(
     ty = "api_key",
@@ -38,16 +38,6 @@ async fn owner_from_token(req: &Request, bearer: Bearer) -> poem::Result<Owner> 
     checker = "session_given"
 )]
 pub struct SessionQuery(String);
-
-/// The upload session cookie a same-origin page got with its session.
-#[derive(SecurityScheme)]
-#[oai(
-    ty = "api_key",
-    key_name = "uc_uppy_session",
-    key_in = "cookie",
-    checker = "session_given"
-)]
-pub struct SessionCookie(String);
 
 /// The bearer token of [`BearerAuth`], taken as given and checked by [`ReaderAuth::owner`].
 #[derive(SecurityScheme)]
@@ -59,16 +49,15 @@ pub struct SessionCookie(String);
 )]
 pub struct BearerGiven(String);
 
-/// Who may read: a bearer token, or an upload session (query parameter or cookie) for
-/// browsers, which cannot add headers to `EventSource` or a link. The first credential
-/// present, in that order, is the one used, and its own error is the answer: credentials are
-/// only taken here and checked by [`ReaderAuth::owner`], since alternatives that fail would
-/// otherwise be reported as the last one's failure.
+/// Who may follow the status stream: a bearer token, or an upload session in the query for
+/// browsers, since `EventSource` sends no headers. The first credential present, in that
+/// order, is the one used, and its own error is the answer: credentials are only taken here
+/// and checked by [`ReaderAuth::owner`], since alternatives that fail would otherwise be
+/// reported as the last one's failure.
 #[derive(SecurityScheme)]
 pub enum ReaderAuth {
     Bearer(BearerGiven),
     SessionQuery(SessionQuery),
-    SessionCookie(SessionCookie),
 }
 
 impl ReaderAuth {
@@ -84,9 +73,7 @@ impl ReaderAuth {
                 tracing::Span::current().record("owner", owner.as_str());
                 return Ok(owner);
             }
-            Self::SessionQuery(SessionQuery(token)) | Self::SessionCookie(SessionCookie(token)) => {
-                token
-            }
+            Self::SessionQuery(SessionQuery(token)) => token,
         };
         let session = state.sessions.check(&token).await?;
         if let Some(origin) = super::uppy::request_origin(req)

@@ -164,7 +164,7 @@ impl SessionsApi {
         };
         let token = minted.token;
         let cookie = format!(
-            "{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+            "{SESSION_COOKIE}={token}; Path=/s3; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
         );
         Ok(SessionCreated::Created(
             Json(UppySession {

@@ -4,7 +4,6 @@ use crate::error_codes as codes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -16,7 +15,7 @@ use super::ApiTags;
 use super::error::ErrorBody;
 use super::models::{ChecksumAlgorithmView, PartUrlView, StoredPartView, UploadView};
 use super::operation_errors::{CreateErrors, DownloadErrors, ReadErrors, UploadActionErrors};
-use super::security::{BearerAuth, ReaderAuth};
+use super::security::BearerAuth;
 use crate::state::AppState;
 use crate::uploads::{Declaration, DeclaredChecksums, PageRequest, PlanChoice};
 
@@ -199,7 +198,7 @@ impl UploadsApi {
     /// Download an upload
     ///
     /// Redirects the owner to a short-lived presigned GET of the object, once its bytes are
-    /// confirmed (`uploaded` and after). Browsers may authenticate with an upload session.
+    /// confirmed (`uploaded` and after).
     #[oai(
         path = "/api/uploads/:id/download",
         method = "get",
@@ -207,13 +206,11 @@ impl UploadsApi {
     )]
     async fn download(
         &self,
-        req: &Request,
-        auth: ReaderAuth,
+        auth: BearerAuth,
         state: Data<&Arc<AppState>>,
         id: Path<Uuid>,
     ) -> Result<DownloadResponse, DownloadErrors> {
-        let owner = auth.owner(req).await?;
-        let link = state.uploads.download_link(&owner, id.0).await?;
+        let link = state.uploads.download_link(&auth.0, id.0).await?;
         Ok(DownloadResponse::Found(link.url, "no-store".to_owned()))
     }
 

@@ -8,8 +8,8 @@ use super::{ConfigError, Secret};
 #[derive(Args, Clone, Debug)]
 pub struct NotifySettings {
     /// Endpoints that receive every upload event as a signed POST (comma-separated; empty: no
-    /// webhooks). Every replica should be given the same list: an endpoint missing from a
-    /// starting replica's list is disabled.
+    /// webhooks). Give every replica the same list; `upload-coordinator webhooks disable`
+    /// stops one that is no longer wanted.
     #[arg(
         id = "webhook-url",
         long = "webhook-url",
@@ -100,11 +100,15 @@ impl NotifySettings {
         for (i, url) in urls.iter().enumerate() {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return invalid(format!(
-                    "UC_WEBHOOK_URL must hold http:// or https:// URLs, got {url:?}"
+                    "UC_WEBHOOK_URL must hold http:// or https:// URLs, got {:?}",
+                    crate::webhooks::loggable_url(url)
                 ));
             }
             if endpoints.iter().any(|e: &WebhookEndpoint| e.url == *url) {
-                return invalid(format!("UC_WEBHOOK_URL names {url:?} twice"));
+                return invalid(format!(
+                    "UC_WEBHOOK_URL names {:?} twice",
+                    crate::webhooks::loggable_url(url)
+                ));
             }
             let secret = secrets[if secrets.len() == 1 { 0 } else { i }];
             if let Err(why) = crate::webhooks::SigningKey::parse(secret) {

@@ -78,7 +78,8 @@ pub async fn owner_latest(db: &impl GenericClient, owner: &str) -> Result<i64, D
 }
 
 /// Forgets up to `limit` events older than `retention_secs` whose deliveries are all done
-/// (delivered, or parked as long as an event lives). Returns how many went.
+/// to enabled endpoints (delivered, or parked as long as an event lives). Returns how many
+/// went.
 pub async fn prune(
     db: &impl GenericClient,
     retention_secs: f64,
@@ -90,6 +91,7 @@ pub async fn prune(
              SELECT e.id FROM upload_events e \
              WHERE e.occurred_at < now() - make_interval(secs => $1) \
                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+                   JOIN webhook_endpoints w ON w.url = d.endpoint AND w.enabled \
                    WHERE d.event_id = e.id AND d.delivered_at IS NULL AND d.parked_at IS NULL) \
              ORDER BY e.occurred_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
     )

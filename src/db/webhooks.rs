@@ -9,27 +9,52 @@ use super::events::{UploadEvent, event_from_row, event_source};
 use super::outbox::RetryPolicy;
 use super::{DbError, cached};
 
-/// Makes exactly `urls` the enabled endpoints: new ones get the events from now on, others are
-/// disabled (their pending deliveries stay, for a replica that still knows their secret).
-pub async fn sync_endpoints(db: &impl GenericClient, urls: &[String]) -> Result<(), DbError> {
+/// Enables `urls` (new ones get the events from now on). Endpoints other replicas were given
+/// are left alone: during a rolling deploy, replicas disagree for a while.
+pub async fn enable_endpoints(db: &impl GenericClient, urls: &[String]) -> Result<(), DbError> {
     db.execute(
         "INSERT INTO webhook_endpoints (url) SELECT unnest($1::text[]) \
          ON CONFLICT (url) DO UPDATE SET enabled = true",
         &[&urls],
     )
     .await?;
-    db.execute(
-        "UPDATE webhook_endpoints SET enabled = false WHERE enabled AND url <> ALL($1)",
-        &[&urls],
-    )
-    .await?;
     Ok(())
+}
+
+/// Stops delivering to `url`: no new deliveries, and its pending ones are parked (replayable
+/// once it is enabled again). Returns whether such an endpoint was enabled.
+pub async fn disable_endpoint(db: &impl GenericClient, url: &str) -> Result<bool, DbError> {
+    let row = db
+        .query_one(
+            "WITH disabled AS ( \
+                 UPDATE webhook_endpoints SET enabled = false WHERE url = $1 AND enabled \
+                 RETURNING url), \
+             parked AS ( \
+                 UPDATE webhook_deliveries SET parked_at = now(), claimed_until = NULL, \
+                     last_error = 'endpoint disabled' \
+                 WHERE endpoint IN (SELECT url FROM disabled) \
+                   AND delivered_at IS NULL AND parked_at IS NULL) \
+             SELECT count(*) FROM disabled",
+            &[&url],
+        )
+        .await?;
+    Ok(row.get::<_, i64>(0) > 0)
+}
+
+/// Every endpoint ever enabled, and whether it is now.
+pub async fn endpoints(db: &impl GenericClient) -> Result<Vec<(String, bool)>, DbError> {
+    let rows = db
+        .query("SELECT url, enabled FROM webhook_endpoints ORDER BY created_at", &[])
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
 /// A delivery claimed for sending, with its event.
 #[derive(Clone, Debug)]
 pub struct ClaimedDelivery {
     pub id: i64,
+    /// What the claim was marked with: recording an outcome needs it.
+    pub claim_token: Uuid,
     pub attempts: i32,
     pub event: UploadEvent,
 }
@@ -45,7 +70,8 @@ pub async fn claim_due(
 ) -> Result<Vec<ClaimedDelivery>, DbError> {
     let sql = format!(
         "WITH claimed AS ( \
-             UPDATE webhook_deliveries d SET claimed_until = now() + make_interval(secs => $3) \
+             UPDATE webhook_deliveries d SET claimed_until = now() + make_interval(secs => $3), \
+                 claim_token = $4 \
              WHERE d.id IN ( \
                  SELECT c.id FROM webhook_deliveries c \
                  WHERE c.endpoint = $1 AND c.delivered_at IS NULL AND c.parked_at IS NULL \
@@ -55,18 +81,23 @@ pub async fn claim_due(
                        WHERE p.endpoint = c.endpoint AND p.upload_id = c.upload_id \
                          AND p.id < c.id AND p.delivered_at IS NULL AND p.parked_at IS NULL) \
                  ORDER BY c.next_attempt_at, c.id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-             RETURNING d.id, d.attempts, d.event_id) \
-         SELECT claimed.id AS delivery_id, claimed.attempts, {} \
+             RETURNING d.id, d.attempts, d.event_id, d.claim_token) \
+         SELECT claimed.id AS delivery_id, claimed.attempts, claimed.claim_token, {} \
          JOIN claimed ON claimed.event_id = e.id ORDER BY claimed.id",
         event_source("e")
     );
+    let token = Uuid::new_v4();
     let rows = db
-        .query(&cached(db, &sql).await?, &[&endpoint, &limit, &lease_secs])
+        .query(
+            &cached(db, &sql).await?,
+            &[&endpoint, &limit, &lease_secs, &token],
+        )
         .await?;
     rows.iter()
         .map(|row| {
             Ok(ClaimedDelivery {
                 id: row.get("delivery_id"),
+                claim_token: row.get("claim_token"),
                 attempts: row.get("attempts"),
                 event: event_from_row(row)?,
             })
@@ -74,35 +105,55 @@ pub async fn claim_due(
         .collect()
 }
 
-/// Records a 2xx answer.
-pub async fn mark_delivered(db: &impl GenericClient, id: i64, status: u16) -> Result<(), DbError> {
+/// Records a 2xx answer to the claim `token` made.
+pub async fn mark_delivered(
+    db: &impl GenericClient,
+    id: i64,
+    token: Uuid,
+    status: u16,
+) -> Result<(), DbError> {
     let statement = cached(
         db,
         "UPDATE webhook_deliveries SET delivered_at = now(), attempts = attempts + 1, \
-             last_status = $2, last_error = NULL, claimed_until = NULL WHERE id = $1",
+             last_status = $3, last_error = NULL, claimed_until = NULL \
+         WHERE id = $1 AND claim_token = $2 AND delivered_at IS NULL",
     )
     .await?;
-    db.execute(&statement, &[&id, &i32::from(status)]).await?;
+    db.execute(&statement, &[&id, &token, &i32::from(status)])
+        .await?;
     Ok(())
 }
 
-/// Records a failed attempt: the delivery waits a jittered, doubling delay, or is parked after
-/// its last attempt. Returns whether it was parked.
+/// Records a failed attempt of the claim `token` made: the delivery waits a jittered,
+/// doubling delay, or is parked after its last attempt. The upload's later deliveries to the
+/// endpoint wait at least as long (they go out after it), so claims need not skip them.
+/// Returns whether it was parked.
 pub async fn record_failure(
     db: &impl GenericClient,
     id: i64,
+    token: Uuid,
     status: Option<u16>,
     error: &str,
     retry: RetryPolicy,
 ) -> Result<bool, DbError> {
     let statement = cached(
         db,
-        "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $2, \
-             last_error = $3, claimed_until = NULL, \
-             next_attempt_at = now() + make_interval(secs => \
-                 least($5, $4 * power(2, least(attempts, 30))) * (0.5 + random() / 2)), \
-             parked_at = CASE WHEN attempts + 1 >= $6 THEN now() END \
-         WHERE id = $1 RETURNING parked_at IS NOT NULL",
+        "WITH failed AS ( \
+             UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $2, \
+                 last_error = $3, claimed_until = NULL, \
+                 next_attempt_at = now() + make_interval(secs => \
+                     least($5, $4 * power(2, least(attempts, 30))) * (0.5 + random() / 2)), \
+                 parked_at = CASE WHEN attempts + 1 >= $6 THEN now() END \
+             WHERE id = $1 AND claim_token = $7 AND delivered_at IS NULL \
+             RETURNING endpoint, upload_id, next_attempt_at, parked_at), \
+         held_back AS ( \
+             UPDATE webhook_deliveries later \
+             SET next_attempt_at = greatest(later.next_attempt_at, failed.next_attempt_at) \
+             FROM failed \
+             WHERE failed.parked_at IS NULL AND later.endpoint = failed.endpoint \
+               AND later.upload_id = failed.upload_id AND later.id > $1 \
+               AND later.delivered_at IS NULL AND later.parked_at IS NULL) \
+         SELECT coalesce((SELECT parked_at IS NOT NULL FROM failed), false)",
     )
     .await?;
     let row = db
@@ -115,6 +166,7 @@ pub async fn record_failure(
                 &retry.base_secs,
                 &retry.max_secs,
                 &(retry.max_attempts as i32),
+                &token,
             ],
         )
         .await?;
@@ -190,8 +242,8 @@ pub async fn list(
         .collect())
 }
 
-/// Makes parked deliveries (all, or those of one upload) due again with fresh attempts and
-/// wakes the workers. Returns how many.
+/// Makes parked deliveries to enabled endpoints (all, or those of one upload) due again with
+/// fresh attempts and wakes the workers. Returns how many.
 pub async fn replay_parked(
     db: &impl GenericClient,
     upload_id: Option<Uuid>,
@@ -201,6 +253,7 @@ pub async fn replay_parked(
              UPDATE webhook_deliveries SET parked_at = NULL, attempts = 0, \
                  next_attempt_at = now(), claimed_until = NULL \
              WHERE parked_at IS NOT NULL AND ($1::uuid IS NULL OR upload_id = $1) \
+               AND endpoint IN (SELECT url FROM webhook_endpoints WHERE enabled) \
              RETURNING event_id), \
          woken AS (SELECT pg_notify('{}', '0') FROM (SELECT 1 FROM replayed LIMIT 1) one) \
          SELECT (SELECT count(*) FROM replayed), (SELECT count(*) FROM woken)",
@@ -220,6 +273,7 @@ pub async fn backlog(db: &impl GenericClient) -> Result<(i64, f64, i64), DbError
                      FILTER (WHERE d.parked_at IS NULL))::float8, 0), \
                  count(*) FILTER (WHERE d.parked_at IS NOT NULL) \
              FROM webhook_deliveries d JOIN upload_events e ON e.id = d.event_id \
+             JOIN webhook_endpoints w ON w.url = d.endpoint AND w.enabled \
              WHERE d.delivered_at IS NULL",
             &[],
         )

@@ -39,14 +39,30 @@ pub struct StatusHub {
     receiver: tokio::sync::Mutex<mpsc::Receiver<i64>>,
     overflowed: AtomicBool,
     fan_out: broadcast::Sender<HubMessage>,
-    streams: Mutex<HashMap<String, u32>>,
+    streams: Mutex<OpenStreams>,
+    /// Streams open on this replica at most, whoever holds them.
+    max_streams: u32,
+    catch_ups: tokio::sync::Semaphore,
     closing: watch::Sender<bool>,
 }
 
-/// No more streams for this owner on this replica.
+#[derive(Default)]
+struct OpenStreams {
+    by_owner: HashMap<String, u32>,
+    total: u32,
+}
+
+/// Streams reading the database at once to catch up.
+const CATCH_UPS: usize = 4;
+
+/// No more streams for this owner, or at all, on this replica.
 #[derive(Debug, thiserror::Error)]
-#[error("this owner already has {0} status streams open")]
-pub struct TooManyStreams(pub u32);
+pub enum TooManyStreams {
+    #[error("this owner already has {0} status streams open")]
+    Owner(u32),
+    #[error("this replica has {0} status streams open, as many as it serves")]
+    Replica(u32),
+}
 
 /// One open stream, counted against its owner until dropped.
 pub struct StreamSlot {
@@ -57,10 +73,11 @@ pub struct StreamSlot {
 impl Drop for StreamSlot {
     fn drop(&mut self) {
         let mut streams = self.hub.streams.lock().expect("not poisoned");
-        if let Some(open) = streams.get_mut(&self.owner) {
+        streams.total -= 1;
+        if let Some(open) = streams.by_owner.get_mut(&self.owner) {
             *open -= 1;
             if *open == 0 {
-                streams.remove(&self.owner);
+                streams.by_owner.remove(&self.owner);
             }
         }
         self.hub.metrics.event_streams.dec();
@@ -72,6 +89,7 @@ impl StatusHub {
         db: Pool,
         checksums_verified: bool,
         max_per_owner: u32,
+        max_streams: u32,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         let (ids, receiver) = mpsc::channel(QUEUE);
@@ -85,6 +103,8 @@ impl StatusHub {
             overflowed: AtomicBool::new(false),
             fan_out: broadcast::channel(FAN_OUT).0,
             streams: Mutex::default(),
+            max_streams,
+            catch_ups: tokio::sync::Semaphore::new(CATCH_UPS),
             closing: watch::channel(false).0,
         })
     }
@@ -121,11 +141,15 @@ impl StatusHub {
     /// Counts a new stream of `owner` in, or refuses it over the cap.
     pub(super) fn open(self: &Arc<Self>, owner: &str) -> Result<StreamSlot, TooManyStreams> {
         let mut streams = self.streams.lock().expect("not poisoned");
-        let open = streams.entry(owner.to_owned()).or_default();
+        if streams.total >= self.max_streams {
+            return Err(TooManyStreams::Replica(self.max_streams));
+        }
+        let open = streams.by_owner.entry(owner.to_owned()).or_default();
         if *open >= self.max_per_owner {
-            return Err(TooManyStreams(self.max_per_owner));
+            return Err(TooManyStreams::Owner(self.max_per_owner));
         }
         *open += 1;
+        streams.total += 1;
         self.metrics.event_streams.inc();
         Ok(StreamSlot {
             hub: self.clone(),
@@ -135,6 +159,10 @@ impl StatusHub {
 
     pub(super) fn subscribe(&self) -> broadcast::Receiver<HubMessage> {
         self.fan_out.subscribe()
+    }
+
+    pub(super) async fn catch_up_turn(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.catch_ups.acquire().await.expect("the semaphore is never closed")
     }
 
     pub(super) fn closing(&self) -> watch::Receiver<bool> {
@@ -161,7 +189,8 @@ impl StatusHub {
             }
             batch.clear();
         }
-        let _ = self.closing.send(true);
+        // Kept for streams that open during the drain, too.
+        self.closing.send_replace(true);
     }
 
     async fn fan_out_events(&self, ids: &[i64]) -> Result<(), DbError> {

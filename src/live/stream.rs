@@ -55,13 +55,13 @@ pub async fn open(
     // Subscribed before the database is read, so nothing falls between the two.
     let live = hub.subscribe();
     let mut first = format!(": status stream\nretry: {RETRY_MS}\n");
-    let resume_after = match last_event_id {
-        Some(id) => Some(id),
+    let (resume_after, last_seq) = match last_event_id {
+        Some(id) => (Some(id), id),
         None => {
             // The id only: it sets the browser's Last-Event-ID without dispatching anything.
             let latest = events::owner_latest(&db::client(&hub.db).await?, owner).await?;
             first.push_str(&format!("id: {latest}\n"));
-            None
+            (None, latest)
         }
     };
     first.push('\n');
@@ -74,7 +74,7 @@ pub async fn open(
         closing: hub.closing(),
         queue: VecDeque::from([Bytes::from(first)]),
         catch_up_after: resume_after,
-        last_seq: resume_after.unwrap_or(0),
+        last_seq,
         sent: Remembered::default(),
         heartbeat,
         ends_at: Instant::now() + limits.max_age,
@@ -149,8 +149,14 @@ impl StreamState {
     /// Queues one page of the owner's events after `after`, and asks for the next page when
     /// this one was full.
     async fn catch_up(&mut self, after: i64) -> Result<(), DbError> {
-        let client = db::client(&self.hub.db).await?;
-        let page = events::owner_since(&client, &self.owner, after, PAGE).await?;
+        // When every stream catches up at once (LISTEN reconnected), a few at a time, so the
+        // API keeps its database connections.
+        let hub = self.hub.clone();
+        let page = {
+            let _turn = hub.catch_up_turn().await;
+            let client = db::client(&hub.db).await?;
+            events::owner_since(&client, &self.owner, after, PAGE).await?
+        };
         if page.len() as i64 == PAGE {
             self.catch_up_after = page.last().map(|event| event.seq);
         }

@@ -86,8 +86,12 @@ impl WebhookWorker {
             webhooks::claim_due(&client, &self.url, i64::from(self.concurrency), lease).await?;
         drop(client);
         let outcomes = join_all(claimed.iter().map(|delivery| self.attempt(delivery))).await;
+        // Every outcome is recorded, whatever happens to one of them: an unrecorded delivery
+        // is sent again once its lease runs out.
         for (delivery, outcome) in claimed.iter().zip(outcomes) {
-            self.record(delivery, outcome).await?;
+            if let Err(err) = self.record(delivery, outcome).await {
+                tracing::warn!(endpoint = %self.label, error = %err, "webhook outcome not recorded");
+            }
         }
         Ok(claimed.len())
     }
@@ -131,13 +135,19 @@ impl WebhookWorker {
         let client = db::client(&self.db).await?;
         match outcome {
             Outcome::Delivered(status) => {
-                webhooks::mark_delivered(&client, delivery.id, status).await?;
+                webhooks::mark_delivered(&client, delivery.id, delivery.claim_token, status).await?;
                 self.count("delivered");
             }
             Outcome::Failed { status, error } => {
-                let parked =
-                    webhooks::record_failure(&client, delivery.id, status, &error, self.retry)
-                        .await?;
+                let parked = webhooks::record_failure(
+                    &client,
+                    delivery.id,
+                    delivery.claim_token,
+                    status,
+                    &error,
+                    self.retry,
+                )
+                .await?;
                 self.count("failed");
                 if parked {
                     self.count("parked");

@@ -249,9 +249,10 @@ async fn a_multipart_upload_no_intent_knows_is_aborted() {
     );
 }
 
-async fn listen_backend(app: &TestApp) -> Option<i32> {
+/// The LISTEN connections of this test's replicas (one each).
+async fn listen_backends(app: &TestApp) -> Vec<i32> {
     app.db
-        .query_opt(
+        .query(
             "SELECT pid FROM pg_stat_activity \
              WHERE application_name = 'upload-coordinator/listen' AND datname = $1 \
                AND query LIKE 'LISTEN%'",
@@ -259,7 +260,9 @@ async fn listen_backend(app: &TestApp) -> Option<i32> {
         )
         .await
         .unwrap()
+        .iter()
         .map(|row| row.get(0))
+        .collect()
 }
 
 #[tokio::test]
@@ -268,16 +271,20 @@ async fn after_postgresql_ends_the_listen_connection_a_job_from_another_replica_
     // Only a notification can wake this relay in time: its backstop poll is a minute.
     let app = spawn_app_with(&["--outbox-poll=60"]).await;
     let committer = app.spawn_replica_with(&["--outbox-relay=false"]).await;
-    let first = wait_for("the LISTEN connection", Duration::from_secs(10), || {
-        listen_backend(&app)
+    let first = wait_for("both LISTEN connections", Duration::from_secs(10), || async {
+        let pids = listen_backends(&app).await;
+        (pids.len() == 2).then_some(pids)
     })
     .await;
-    app.db
-        .execute("SELECT pg_terminate_backend($1)", &[&first])
-        .await
-        .unwrap();
+    for pid in &first {
+        app.db
+            .execute("SELECT pg_terminate_backend($1)", &[pid])
+            .await
+            .unwrap();
+    }
     wait_for("LISTEN to be back", Duration::from_secs(10), || async {
-        listen_backend(&app).await.filter(|pid| *pid != first)
+        let pids = listen_backends(&app).await;
+        (pids.len() == 2 && pids.iter().all(|pid| !first.contains(pid))).then_some(())
     })
     .await;
 

@@ -298,3 +298,64 @@ async fn webhook_settings_are_checked_at_startup() {
     // The test database goes with the client.
     drop(prepared.client_for(String::new()).await);
 }
+
+#[tokio::test]
+async fn disabling_an_endpoint_parks_what_it_had_pending() {
+    let receiver = Receiver::start(&[("/gone", "down")]);
+    let url = receiver.url("/gone");
+    let app = app_delivering_to(std::slice::from_ref(&url), 1000).await;
+    let data = payload(1100, 43);
+    let upload = app.declare(data.len()).await;
+    let id = upload["id"].as_str().unwrap().to_owned();
+    app.put_part(&upload["parts"][0], data).await;
+    assert_eq!(app.complete(&id, None).await.status(), StatusCode::OK);
+    receiver
+        .wait_until("a failed attempt", |log| !log.is_empty())
+        .await;
+
+    let database_url = crate::helpers::Stack::from_env().database_url(&app.database);
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_upload-coordinator"))
+            .arg(format!("--database-url={database_url}"))
+            .args(args)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), said)
+    };
+    let (ok, listed) = cli(&["webhooks", "endpoints"]);
+    assert!(ok && listed.contains(&format!("{url}\tenabled")), "{listed}");
+    let (ok, said) = cli(&["webhooks", "disable", &url]);
+    assert!(ok, "{said}");
+    let (ok, _) = cli(&["webhooks", "disable", &url]);
+    assert!(!ok, "disabling twice says there was nothing to disable");
+
+    let rows = app
+        .db
+        .query(
+            "SELECT parked_at IS NOT NULL, last_error FROM webhook_deliveries WHERE upload_id = $1",
+            &[&uuid::Uuid::parse_str(&id).unwrap()],
+        )
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    for row in &rows {
+        assert!(row.get::<_, bool>(0));
+        assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("endpoint disabled"));
+    }
+    // Later changes make no delivery for it, and nothing counts as pending.
+    app.wait_for_status(&id, &["processing"]).await;
+    let pending: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM webhook_deliveries WHERE delivered_at IS NULL AND parked_at IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(pending, 0);
+    let (ok, deliveries) = cli(&["webhooks", "deliveries", "--state", "parked"]);
+    assert!(ok && deliveries.contains("endpoint disabled"), "{deliveries}");
+}

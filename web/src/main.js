@@ -12,6 +12,9 @@ const MIB = 1024 * 1024
 const TOKEN_KEY = 'upload-coordinator.dev-token'
 // Rows the table shows, newest first.
 const SHOWN = 20
+// Pauses before opening a refused status stream again.
+const STREAM_RETRY_MIN_MS = 2000
+const STREAM_RETRY_MAX_MS = 60_000
 // An upload session is renewed this long before it expires, when no upload is running.
 const SESSION_MARGIN_MS = 60_000
 
@@ -40,6 +43,7 @@ let shown = []
 let stream = null
 // The last event the stream delivered, to resume from when it is opened again.
 let lastEventId = null
+let streamRetryMs = STREAM_RETRY_MIN_MS
 
 const uppy = new Uppy({
   id: 'upload-coordinator-demo',
@@ -114,15 +118,21 @@ function openStream() {
   }
   stream.onopen = () => {
     uploadsStatus.dataset.stream = 'open'
+    streamRetryMs = STREAM_RETRY_MIN_MS
   }
-  // The browser reconnects by itself; a stream it gave up on (the session ended) starts over
-  // with a fresh session.
+  // The browser reconnects by itself after a dropped connection. A stream it gave up on (a
+  // refusal: the session ended, too many tabs open) is tried again later, with a growing
+  // pause, and with a fresh session only once the current one is about to end.
   stream.onerror = () => {
     uploadsStatus.dataset.stream = 'reconnecting'
-    if (stream.readyState === EventSource.CLOSED && auth) {
-      session = null
-      refreshUploads()
-    }
+    if (stream.readyState !== EventSource.CLOSED) return
+    const retryIn = streamRetryMs
+    streamRetryMs = Math.min(streamRetryMs * 2, STREAM_RETRY_MAX_MS)
+    setTimeout(() => {
+      if (!auth) return
+      if (sessionIsFresh()) openStream()
+      else refreshUploads()
+    }, retryIn)
   }
 }
 
