@@ -130,7 +130,9 @@ impl Application {
         let state = Arc::new(AppState {
             status_hub,
             stream_limits: StreamLimits {
-                heartbeat: Duration::from_secs(settings.notify.stream_heartbeat_secs),
+                // Within the idle timeout, or idle streams would be cut off.
+                heartbeat: Duration::from_secs(settings.notify.stream_heartbeat_secs)
+                    .min(Duration::from_secs(settings.http.idle_timeout_secs) / 2),
                 max_age: Duration::from_secs(settings.notify.stream_max_age_secs),
             },
             db: pool.clone(),

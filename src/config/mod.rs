@@ -96,13 +96,6 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
         self.notify.endpoints()?;
-        if self.notify.stream_heartbeat_secs >= self.http.idle_timeout_secs {
-            return invalid(
-                "UC_STREAM_HEARTBEAT_SECS must be shorter than UC_IDLE_TIMEOUT_SECS, or idle \
-                 status streams are cut off"
-                    .into(),
-            );
-        }
         let policy = &self.policy;
         if policy
             .allowed_content_types

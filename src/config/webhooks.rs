@@ -50,7 +50,7 @@ pub struct NotifySettings {
     #[arg(id = "max-streams-per-owner", long = "max-streams-per-owner", env = "UC_MAX_STREAMS_PER_OWNER", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_streams_per_owner: u32,
 
-    /// Seconds between heartbeats on an idle status stream.
+    /// Seconds between heartbeats on an idle status stream (at most half UC_IDLE_TIMEOUT_SECS).
     #[arg(id = "stream-heartbeat", long = "stream-heartbeat", env = "UC_STREAM_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub stream_heartbeat_secs: u64,
 

@@ -125,16 +125,7 @@ async fn only_confirmed_uploads_of_the_caller_can_be_downloaded() {
     assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid-filename").await;
 
     // An upload session (what Uppy's endpoint carries) is not enough to read the bytes.
-    let session: Value = app
-        .http
-        .post(app.url("/api/uppy-sessions"))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = app.start_session(&json!({})).await;
     let by_session = not_following()
         .get(app.url(&format!("/api/uploads/{id}/download")))
         .query(&[("session", session["token"].as_str().unwrap())])

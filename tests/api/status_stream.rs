@@ -144,17 +144,9 @@ async fn a_reconnecting_stream_resumes_after_its_last_event() {
 #[tokio::test]
 async fn a_browser_stream_authenticates_with_its_upload_session() {
     let app = spawn_app_with(&["--max-streams-per-owner=2", "--stream-heartbeat=1"]).await;
-    let session: Value = app
-        .http
-        .post(app.url("/api/uppy-sessions"))
-        .bearer_auth(&app.token)
-        .json(&json!({"origin": "https://app.example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = app
+        .start_session(&json!({"origin": "https://app.example.com"}))
+        .await;
     let token = session["token"].as_str().unwrap();
     let events = app.url("/api/uploads/events");
 
@@ -219,17 +211,9 @@ async fn streams_refuse_bad_credentials_and_bad_ids() {
     assert_error(response, StatusCode::BAD_REQUEST, "invalid-event-id").await;
 
     // A session from another origin is refused, as on the Companion routes.
-    let session: Value = app
-        .http
-        .post(app.url("/api/uppy-sessions"))
-        .bearer_auth(&app.token)
-        .json(&json!({"origin": "https://app.example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = app
+        .start_session(&json!({"origin": "https://app.example.com"}))
+        .await;
     let response = app
         .http
         .get(&events)

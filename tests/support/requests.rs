@@ -27,6 +27,20 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Starts an Uppy upload session (`body`: its origin, cap) and returns it.
+    pub async fn start_session(&self, body: &Value) -> Value {
+        let response = self
+            .http
+            .post(self.url("/api/uppy-sessions"))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
     pub async fn create_upload(&self, body: &Value) -> Response {
         self.create_upload_as(&self.token, body).await
     }
