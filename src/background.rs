@@ -32,10 +32,16 @@ pub fn start(
     let connecting = |user| state.health.down(Part::Broker(user), "not connected yet");
     let mut subscriptions = vec![state.status_hub.subscription()];
     if settings.jobs.relay {
-        subscriptions.push(Subscription::waking(db::outbox::CHANNEL, relay_wake.clone()));
+        subscriptions.push(Subscription::waking(
+            db::outbox::CHANNEL,
+            relay_wake.clone(),
+        ));
     }
     for worker in webhook_workers(settings, state) {
-        subscriptions.push(Subscription::waking(db::events::CHANNEL, worker.wake.clone()));
+        subscriptions.push(Subscription::waking(
+            db::events::CHANNEL,
+            worker.wake.clone(),
+        ));
         let worker = Arc::new(worker);
         supervisor.spawn("webhooks", move |stopped| {
             let worker = worker.clone();

@@ -125,8 +125,8 @@ async fn serve_connection(
             // Each frame of a body sent counts as activity: a streamed response (the status
             // stream, with its heartbeats) keeps its connection, while a client that stops
             // reading is still cut off after the idle timeout.
-            let response = http::Response::<BoxBody<Bytes, io::Error>>::from(response)
-                .map(|body| {
+            let response =
+                http::Response::<BoxBody<Bytes, io::Error>>::from(response).map(|body| {
                     body.map_frame(move |frame| {
                         activity.happened.store(true, Ordering::Relaxed);
                         frame

@@ -113,7 +113,10 @@ async fn videos_uploaded_through_the_demo_page_are_confirmed_and_a_cancelled_one
     let app = spawn_app_with(&["--dev-mode=true", "--demo-page=true", &web_dir]).await;
     // Small files go up as a form POST with no call back to us: storage's event confirms them.
     let _events = webhook_hub::subscribe(&app.address);
-    let worker = tokio::spawn(report_processed_later(app.address.clone(), app.database.clone()));
+    let worker = tokio::spawn(report_processed_later(
+        app.address.clone(),
+        app.database.clone(),
+    ));
 
     let started = Instant::now();
     let out = artifacts(root);
@@ -133,10 +136,14 @@ async fn videos_uploaded_through_the_demo_page_are_confirmed_and_a_cancelled_one
     worker.abort();
     let ids = &result["uploads"];
     // The page showed the worker's reports without asking: they came over the status stream.
-    assert_eq!(result["list_requests_while_waiting_for_processed"], 0, "{result}");
+    assert_eq!(
+        result["list_requests_while_waiting_for_processed"], 0,
+        "{result}"
+    );
     assert!(result["streams_opened"].as_u64().unwrap() >= 1, "{result}");
     assert!(
-        result["seconds_waiting_for_processed"].as_f64().unwrap() >= WORKER_DELAY.as_secs_f64() / 2.0,
+        result["seconds_waiting_for_processed"].as_f64().unwrap()
+            >= WORKER_DELAY.as_secs_f64() / 2.0,
         "the wait spans the worker's delay, long enough for polling to have shown: {result}"
     );
 
@@ -200,13 +207,18 @@ const WORKER_DELAY: Duration = Duration::from_secs(3);
 /// reported `processed` after `WORKER_DELAY`, through the internal endpoint.
 async fn report_processed_later(address: String, database: String) {
     let url = Stack::from_env().database_url(&database);
-    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(connection);
     let http = reqwest::Client::new();
     let mut reported = std::collections::HashSet::new();
     loop {
         let rows = db
-            .query("SELECT id::text FROM uploads WHERE status = 'processing'", &[])
+            .query(
+                "SELECT id::text FROM uploads WHERE status = 'processing'",
+                &[],
+            )
             .await
             .unwrap();
         for id in rows.iter().map(|row| row.get::<_, String>(0)) {

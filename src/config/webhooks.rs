@@ -21,7 +21,11 @@ pub struct NotifySettings {
 
     /// Signing secrets in the Standard Webhooks form `whsec_<base64 of 24-64 random bytes>`:
     /// one for every endpoint, or one per endpoint in the order of UC_WEBHOOK_URL.
-    #[arg(id = "webhook-secret", long = "webhook-secret", env = "UC_WEBHOOK_SECRET")]
+    #[arg(
+        id = "webhook-secret",
+        long = "webhook-secret",
+        env = "UC_WEBHOOK_SECRET"
+    )]
     pub webhook_secret: Option<Secret>,
 
     /// Seconds a receiver has to answer a delivery (connecting included).

@@ -45,7 +45,10 @@ pub(super) fn event_from_row(row: &Row) -> Result<UploadEvent, DbError> {
 
 /// The events with these ids, in id order.
 pub async fn by_ids(db: &impl GenericClient, ids: &[i64]) -> Result<Vec<UploadEvent>, DbError> {
-    let sql = format!("SELECT {} WHERE e.id = ANY($1) ORDER BY e.id", event_source("e"));
+    let sql = format!(
+        "SELECT {} WHERE e.id = ANY($1) ORDER BY e.id",
+        event_source("e")
+    );
     let rows = db.query(&cached(db, &sql).await?, &[&ids]).await?;
     rows.iter().map(event_from_row).collect()
 }

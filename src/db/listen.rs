@@ -43,7 +43,11 @@ impl Subscription {
 }
 
 /// Runs until `shutdown` turns true.
-pub async fn listen(url: Secret, subscriptions: Vec<Subscription>, shutdown: watch::Receiver<bool>) {
+pub async fn listen(
+    url: Secret,
+    subscriptions: Vec<Subscription>,
+    shutdown: watch::Receiver<bool>,
+) {
     reconnecting(&Listener { url, subscriptions }, shutdown).await;
 }
 

@@ -44,7 +44,10 @@ pub async fn disable_endpoint(db: &impl GenericClient, url: &str) -> Result<bool
 /// Every endpoint ever enabled, and whether it is now.
 pub async fn endpoints(db: &impl GenericClient) -> Result<Vec<(String, bool)>, DbError> {
     let rows = db
-        .query("SELECT url, enabled FROM webhook_endpoints ORDER BY created_at", &[])
+        .query(
+            "SELECT url, enabled FROM webhook_endpoints ORDER BY created_at",
+            &[],
+        )
         .await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }

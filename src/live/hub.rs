@@ -123,7 +123,9 @@ impl StatusHub {
             Heard::Listening => self.catch_up(),
             Heard::Notification(payload) => {
                 // `0` only wakes webhook workers (a replay); no stream listening, nothing to read.
-                let Ok(id) = payload.parse::<i64>() else { return };
+                let Ok(id) = payload.parse::<i64>() else {
+                    return;
+                };
                 if id <= 0 || self.fan_out.receiver_count() == 0 {
                     return;
                 }
@@ -162,7 +164,10 @@ impl StatusHub {
     }
 
     pub(super) async fn catch_up_turn(&self) -> tokio::sync::SemaphorePermit<'_> {
-        self.catch_ups.acquire().await.expect("the semaphore is never closed")
+        self.catch_ups
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
     }
 
     pub(super) fn closing(&self) -> watch::Receiver<bool> {

@@ -65,7 +65,8 @@ pub async fn open(
         }
     };
     first.push('\n');
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + limits.heartbeat, limits.heartbeat);
+    let mut heartbeat =
+        tokio::time::interval_at(Instant::now() + limits.heartbeat, limits.heartbeat);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let state = StreamState {
         hub: hub.clone(),
@@ -81,10 +82,13 @@ pub async fn open(
         ended: false,
         _slot: slot,
     };
-    Ok(futures_util::stream::unfold(state, |mut state| async move {
-        let chunk = state.next_chunk().await?;
-        Some((Ok(chunk), state))
-    }))
+    Ok(futures_util::stream::unfold(
+        state,
+        |mut state| async move {
+            let chunk = state.next_chunk().await?;
+            Some((Ok(chunk), state))
+        },
+    ))
 }
 
 /// Why a waiting stream woke.

@@ -22,7 +22,11 @@ pub struct DownloadLink {
 
 impl Uploads {
     /// A link to the owner's upload, once its bytes are confirmed (`uploaded` and after).
-    pub async fn download_link(&self, owner: &Owner, id: Uuid) -> Result<DownloadLink, UploadError> {
+    pub async fn download_link(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+    ) -> Result<DownloadLink, UploadError> {
         let upload = self.get(owner, id).await?;
         if upload.status.is_abandoned() {
             return Err(UploadError::Gone(upload.status));
@@ -32,7 +36,10 @@ impl Uploads {
         }
         let ttl = self.url_lifetime().min(MAX_LIFETIME);
         let disposition = content_disposition(&upload.filename);
-        let url = self.storage.presign_get(&upload.key, &disposition, ttl).await?;
+        let url = self
+            .storage
+            .presign_get(&upload.key, &disposition, ttl)
+            .await?;
         Ok(DownloadLink {
             url,
             expires_at: Utc::now() + ttl,
@@ -95,7 +102,9 @@ mod tests {
         let mut rest = encoded.as_bytes();
         while let Some((&first, tail)) = rest.split_first() {
             if first == b'%' {
-                bytes.push(u8::from_str_radix(std::str::from_utf8(&tail[..2]).unwrap(), 16).unwrap());
+                bytes.push(
+                    u8::from_str_radix(std::str::from_utf8(&tail[..2]).unwrap(), 16).unwrap(),
+                );
                 rest = &tail[2..];
             } else {
                 bytes.push(first);

@@ -135,7 +135,8 @@ impl WebhookWorker {
         let client = db::client(&self.db).await?;
         match outcome {
             Outcome::Delivered(status) => {
-                webhooks::mark_delivered(&client, delivery.id, delivery.claim_token, status).await?;
+                webhooks::mark_delivered(&client, delivery.id, delivery.claim_token, status)
+                    .await?;
                 self.count("delivered");
             }
             Outcome::Failed { status, error } => {

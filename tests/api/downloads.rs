@@ -55,10 +55,16 @@ async fn the_link_serves_the_exact_bytes_under_a_safe_name() {
     // Fetched as a browser would after the redirect: no credential of ours goes along.
     let object = reqwest::get(&location).await.unwrap();
     assert_eq!(object.status(), StatusCode::OK);
-    let disposition = object.headers()[CONTENT_DISPOSITION].to_str().unwrap().to_owned();
+    let disposition = object.headers()[CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(disposition, content_disposition(filename));
     assert!(disposition.starts_with("attachment; filename=\""));
-    assert!(disposition.contains("filename*=UTF-8''%22Final%22%20cut%3B%20na%C3%AFve%20%E6%9D%B1%E4%BA%AC"));
+    assert!(
+        disposition
+            .contains("filename*=UTF-8''%22Final%22%20cut%3B%20na%C3%AFve%20%E6%9D%B1%E4%BA%AC")
+    );
     // The quoted fallback holds no quote, backslash or non-ASCII that could end it early.
     let fallback = disposition
         .strip_prefix("attachment; filename=\"")
@@ -85,10 +91,20 @@ async fn only_confirmed_uploads_of_the_caller_can_be_downloaded() {
     let app = spawn_app().await;
     let pending = app.declare(1000).await;
     let pending_id = pending["id"].as_str().unwrap();
-    assert_error(download(&app, pending_id).await, StatusCode::CONFLICT, "upload-not-uploaded").await;
+    assert_error(
+        download(&app, pending_id).await,
+        StatusCode::CONFLICT,
+        "upload-not-uploaded",
+    )
+    .await;
 
     assert_eq!(app.abort(pending_id).await.status(), StatusCode::OK);
-    assert_error(download(&app, pending_id).await, StatusCode::CONFLICT, "upload-gone").await;
+    assert_error(
+        download(&app, pending_id).await,
+        StatusCode::CONFLICT,
+        "upload-gone",
+    )
+    .await;
 
     let data = payload(1000, 61);
     let upload = app.declare(data.len()).await;
@@ -122,7 +138,12 @@ async fn only_confirmed_uploads_of_the_caller_can_be_downloaded() {
             "filename": "a\r\nSet-Cookie: x=1.mp4", "size": 10, "content_type": "video/mp4", "title": "t",
         }))
         .await;
-    assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid-filename").await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-filename",
+    )
+    .await;
 
     // An upload session (what Uppy's endpoint carries) is not enough to read the bytes.
     let session = app.start_session(&json!({})).await;

@@ -271,10 +271,14 @@ async fn after_postgresql_ends_the_listen_connection_a_job_from_another_replica_
     // Only a notification can wake this relay in time: its backstop poll is a minute.
     let app = spawn_app_with(&["--outbox-poll=60"]).await;
     let committer = app.spawn_replica_with(&["--outbox-relay=false"]).await;
-    let first = wait_for("both LISTEN connections", Duration::from_secs(10), || async {
-        let pids = listen_backends(&app).await;
-        (pids.len() == 2).then_some(pids)
-    })
+    let first = wait_for(
+        "both LISTEN connections",
+        Duration::from_secs(10),
+        || async {
+            let pids = listen_backends(&app).await;
+            (pids.len() == 2).then_some(pids)
+        },
+    )
     .await;
     for pid in &first {
         app.db

@@ -53,7 +53,11 @@ async fn a_stream_on_one_replica_shows_changes_committed_on_another() {
     let app = spawn_app().await;
     // The replica runs no relay and no sweepers: every change comes from the first app.
     let replica = app
-        .spawn_replica_with(&["--outbox-relay=false", "--sweepers=false", "--events-amqp=false"])
+        .spawn_replica_with(&[
+            "--outbox-relay=false",
+            "--sweepers=false",
+            "--events-amqp=false",
+        ])
         .await;
     let mut stream = open_stream(&app, &replica, None).await;
     // The stream starts with where to resume from, and nothing to replay.
@@ -65,7 +69,10 @@ async fn a_stream_on_one_replica_shows_changes_committed_on_another() {
     assert_eq!(app.complete(&id, None).await.status(), StatusCode::OK);
     let seen = stream.events_until(&id, "upload.processing").await;
     let changes = of_upload(&seen, &id);
-    let types: Vec<&str> = changes.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = changes
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, ["upload.uploaded", "upload.processing"]);
     assert_eq!(changes[0]["data"]["status"], "uploaded");
     assert_eq!(changes[1]["data"]["status"], "processing");
@@ -116,7 +123,12 @@ async fn a_reconnecting_stream_resumes_after_its_last_event() {
     let replayed = [first.data.unwrap(), second.data.unwrap()];
     let mut got: Vec<(String, String)> = replayed
         .iter()
-        .map(|e| (e["data"]["id"].as_str().unwrap().to_owned(), e["type"].as_str().unwrap().to_owned()))
+        .map(|e| {
+            (
+                e["data"]["id"].as_str().unwrap().to_owned(),
+                e["type"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     got.sort();
     let mut expected = vec![
@@ -159,7 +171,13 @@ async fn a_browser_stream_authenticates_with_its_upload_session() {
         .await
         .unwrap();
     let mut by_query = SseReader::new(by_query);
-    let second = app.http.get(&events).bearer_auth(&app.token).send().await.unwrap();
+    let second = app
+        .http
+        .get(&events)
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
     let mut second = SseReader::new(second);
 
     // Idle streams carry heartbeats.
@@ -168,7 +186,13 @@ async fn a_browser_stream_authenticates_with_its_upload_session() {
     assert_eq!(heartbeat.comments, ["heartbeat"]);
 
     // A third stream for the same owner is over the cap.
-    let third = app.http.get(&events).bearer_auth(&app.token).send().await.unwrap();
+    let third = app
+        .http
+        .get(&events)
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
     assert!(third.headers().contains_key("retry-after"));
     assert_error(third, StatusCode::TOO_MANY_REQUESTS, "too-many-streams").await;
 
@@ -179,10 +203,20 @@ async fn a_browser_stream_authenticates_with_its_upload_session() {
 
     // Closing a stream frees its place.
     drop(second);
-    crate::helpers::wait_for("a stream's place to be freed", Duration::from_secs(10), || async {
-        let response = app.http.get(&events).bearer_auth(&app.token).send().await.ok()?;
-        (response.status() == StatusCode::OK).then_some(())
-    })
+    crate::helpers::wait_for(
+        "a stream's place to be freed",
+        Duration::from_secs(10),
+        || async {
+            let response = app
+                .http
+                .get(&events)
+                .bearer_auth(&app.token)
+                .send()
+                .await
+                .ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
     .await;
 }
 

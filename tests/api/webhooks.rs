@@ -154,23 +154,36 @@ async fn a_failing_receiver_gets_the_same_webhook_id_until_it_answers() {
 
     let log = receiver
         .wait_until("the uploaded event to get through", |log| {
-            log.iter().any(|e| {
-                e["status"] == 200 && e["payload"]["type"] == "upload.uploaded"
-            })
+            log.iter()
+                .any(|e| e["status"] == 200 && e["payload"]["type"] == "upload.uploaded")
         })
         .await;
     let uploaded: Vec<&Value> = deliveries(&log, "/flaky", &id)
         .into_iter()
         .filter(|e| e["payload"]["type"] == "upload.uploaded")
         .collect();
-    let statuses: Vec<i64> = uploaded.iter().map(|e| e["status"].as_i64().unwrap()).collect();
+    let statuses: Vec<i64> = uploaded
+        .iter()
+        .map(|e| e["status"].as_i64().unwrap())
+        .collect();
     assert_eq!(statuses, [500, 500, 500, 200]);
     let first_id = &uploaded[0]["headers"]["webhook-id"];
-    assert!(uploaded.iter().all(|e| &e["headers"]["webhook-id"] == first_id));
+    assert!(
+        uploaded
+            .iter()
+            .all(|e| &e["headers"]["webhook-id"] == first_id)
+    );
     assert!(uploaded.iter().all(|e| e["verified"] == true));
     // Each attempt is signed anew.
-    let timestamps: Vec<&Value> = uploaded.iter().map(|e| &e["headers"]["webhook-timestamp"]).collect();
-    assert!(timestamps.windows(2).all(|w| w[0].as_str() <= w[1].as_str()));
+    let timestamps: Vec<&Value> = uploaded
+        .iter()
+        .map(|e| &e["headers"]["webhook-timestamp"])
+        .collect();
+    assert!(
+        timestamps
+            .windows(2)
+            .all(|w| w[0].as_str() <= w[1].as_str())
+    );
     // The next change waited for the first: the receiver sees them in order.
     let log = receiver
         .wait_until("the processing event", |log| {
@@ -242,7 +255,11 @@ async fn a_receiver_down_for_good_is_parked_without_delaying_the_others_then_rep
             .collect()
     };
     assert_eq!(ids(delivered), ids(deliveries(&log, "/ok", &id)));
-    assert!(deliveries(&log, "/down", &id).iter().all(|e| e["verified"] == true));
+    assert!(
+        deliveries(&log, "/down", &id)
+            .iter()
+            .all(|e| e["verified"] == true)
+    );
 }
 
 async fn wait_parked(app: &TestApp) -> Vec<Value> {
@@ -273,13 +290,22 @@ async fn webhook_settings_are_checked_at_startup() {
     use upload_coordinator::config::Settings;
     let prepared = crate::helpers::Prepared::new().await;
     for (flags, expected) in [
-        (vec!["--webhook-url=http://127.0.0.1:9/in"], "UC_WEBHOOK_SECRET is required"),
         (
-            vec!["--webhook-url=http://127.0.0.1:9/in", "--webhook-secret=plain-secret"],
+            vec!["--webhook-url=http://127.0.0.1:9/in"],
+            "UC_WEBHOOK_SECRET is required",
+        ),
+        (
+            vec![
+                "--webhook-url=http://127.0.0.1:9/in",
+                "--webhook-secret=plain-secret",
+            ],
             "must start with \"whsec_\"",
         ),
         (
-            vec!["--webhook-url=ftp://example.com/in", &format!("--webhook-secret={WEBHOOK_SECRET}")],
+            vec![
+                "--webhook-url=ftp://example.com/in",
+                &format!("--webhook-secret={WEBHOOK_SECRET}"),
+            ],
             "http:// or https://",
         ),
         (
@@ -293,7 +319,10 @@ async fn webhook_settings_are_checked_at_startup() {
         let settings = Settings::from_flags(prepared.flags(&flags)).unwrap();
         let err = settings.validate().unwrap_err().to_string();
         assert!(err.contains(expected), "{flags:?}: {err}");
-        assert!(!err.contains("plain-secret"), "the secret is not echoed: {err}");
+        assert!(
+            !err.contains("plain-secret"),
+            "the secret is not echoed: {err}"
+        );
     }
     // The test database goes with the client.
     drop(prepared.client_for(String::new()).await);
@@ -325,7 +354,10 @@ async fn disabling_an_endpoint_parks_what_it_had_pending() {
         (output.status.success(), said)
     };
     let (ok, listed) = cli(&["webhooks", "endpoints"]);
-    assert!(ok && listed.contains(&format!("{url}\tenabled")), "{listed}");
+    assert!(
+        ok && listed.contains(&format!("{url}\tenabled")),
+        "{listed}"
+    );
     let (ok, said) = cli(&["webhooks", "disable", &url]);
     assert!(ok, "{said}");
     let (ok, _) = cli(&["webhooks", "disable", &url]);
@@ -342,7 +374,10 @@ async fn disabling_an_endpoint_parks_what_it_had_pending() {
     assert!(!rows.is_empty());
     for row in &rows {
         assert!(row.get::<_, bool>(0));
-        assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("endpoint disabled"));
+        assert_eq!(
+            row.get::<_, Option<String>>(1).as_deref(),
+            Some("endpoint disabled")
+        );
     }
     // Later changes make no delivery for it, and nothing counts as pending.
     app.wait_for_status(&id, &["processing"]).await;
@@ -357,5 +392,8 @@ async fn disabling_an_endpoint_parks_what_it_had_pending() {
         .get(0);
     assert_eq!(pending, 0);
     let (ok, deliveries) = cli(&["webhooks", "deliveries", "--state", "parked"]);
-    assert!(ok && deliveries.contains("endpoint disabled"), "{deliveries}");
+    assert!(
+        ok && deliveries.contains("endpoint disabled"),
+        "{deliveries}"
+    );
 }

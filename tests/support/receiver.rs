@@ -21,11 +21,18 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver answering on each `(path, behaviour)`: `ok`, `fail:N` or `down`.
     pub fn start(paths: &[(&str, &str)]) -> Self {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/webhook_receiver.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/webhook_receiver.py"
+        );
         let mut child = Command::new("python3")
             .arg(script)
             .arg(WEBHOOK_SECRET)
-            .args(paths.iter().map(|(path, behaviour)| format!("{path}={behaviour}")))
+            .args(
+                paths
+                    .iter()
+                    .map(|(path, behaviour)| format!("{path}={behaviour}")),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
