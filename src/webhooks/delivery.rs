@@ -88,8 +88,9 @@ impl WebhookWorker {
         let outcomes = join_all(claimed.iter().map(|delivery| self.attempt(delivery))).await;
         // Every outcome is recorded, whatever happens to one of them: an unrecorded delivery
         // is sent again once its lease runs out.
+        let client = db::client(&self.db).await?;
         for (delivery, outcome) in claimed.iter().zip(outcomes) {
-            if let Err(err) = self.record(delivery, outcome).await {
+            if let Err(err) = self.record(&client, delivery, outcome).await {
                 tracing::warn!(endpoint = %self.label, error = %err, "webhook outcome not recorded");
             }
         }
@@ -131,17 +132,20 @@ impl WebhookWorker {
         }
     }
 
-    async fn record(&self, delivery: &ClaimedDelivery, outcome: Outcome) -> Result<(), DbError> {
-        let client = db::client(&self.db).await?;
+    async fn record(
+        &self,
+        client: &deadpool_postgres::Client,
+        delivery: &ClaimedDelivery,
+        outcome: Outcome,
+    ) -> Result<(), DbError> {
         match outcome {
             Outcome::Delivered(status) => {
-                webhooks::mark_delivered(&client, delivery.id, delivery.claim_token, status)
-                    .await?;
+                webhooks::mark_delivered(client, delivery.id, delivery.claim_token, status).await?;
                 self.count("delivered");
             }
             Outcome::Failed { status, error } => {
                 let parked = webhooks::record_failure(
-                    &client,
+                    client,
                     delivery.id,
                     delivery.claim_token,
                     status,

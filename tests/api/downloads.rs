@@ -146,7 +146,7 @@ async fn only_confirmed_uploads_of_the_caller_can_be_downloaded() {
     .await;
 
     // An upload session (what Uppy's endpoint carries) is not enough to read the bytes.
-    let session = app.start_session(&json!({})).await;
+    let session = app.start_session(&json!({}), None).await;
     let by_session = not_following()
         .get(app.url(&format!("/api/uploads/{id}/download")))
         .query(&[("session", session["token"].as_str().unwrap())])

@@ -157,7 +157,7 @@ async fn a_reconnecting_stream_resumes_after_its_last_event() {
 async fn a_browser_stream_authenticates_with_its_upload_session() {
     let app = spawn_app_with(&["--max-streams-per-owner=2", "--stream-heartbeat=1"]).await;
     let session = app
-        .start_session(&json!({"origin": "https://app.example.com"}))
+        .start_session(&json!({"origin": "https://app.example.com"}), None)
         .await;
     let token = session["token"].as_str().unwrap();
     let events = app.url("/api/uploads/events");
@@ -246,7 +246,7 @@ async fn streams_refuse_bad_credentials_and_bad_ids() {
 
     // A session from another origin is refused, as on the Companion routes.
     let session = app
-        .start_session(&json!({"origin": "https://app.example.com"}))
+        .start_session(&json!({"origin": "https://app.example.com"}), None)
         .await;
     let response = app
         .http
@@ -257,4 +257,21 @@ async fn streams_refuse_bad_credentials_and_bad_ids() {
         .await
         .unwrap();
     assert_error(response, StatusCode::FORBIDDEN, "origin-not-allowed").await;
+}
+
+#[tokio::test]
+async fn streams_hold_at_most_half_the_connections_whoever_opens_them() {
+    let app = spawn_app_with(&["--max-connections=4"]).await;
+    let events = app.url("/api/uploads/events");
+    let open_as = |owner: &str| {
+        let token = app.token_for(owner);
+        let request = app.http.get(&events).bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    let _ana = SseReader::new(open_as("ana@example.com").await);
+    let _bob = SseReader::new(open_as("bob@example.com").await);
+    let carol = open_as("carol@example.com").await;
+    assert_error(carol, StatusCode::TOO_MANY_REQUESTS, "too-many-streams").await;
+    // The rest of the API keeps its connections.
+    assert_eq!(app.list_uploads().await.len(), 0);
 }

@@ -9,20 +9,6 @@ use crate::helpers::{TestApp, assert_error, spawn_app};
 const APP_ORIGIN: &str = "https://app.example";
 const OTHER_ORIGIN: &str = "https://evil.example";
 
-async fn mint(app: &TestApp, body: Value, origin_header: Option<&str>) -> Value {
-    let mut request = app
-        .http
-        .post(app.url("/api/uppy-sessions"))
-        .bearer_auth(&app.token)
-        .json(&body);
-    if let Some(origin) = origin_header {
-        request = request.header("origin", origin);
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
-}
-
 /// `DELETE /api/uppy-sessions/{id}` with `token`.
 async fn revoke(app: &TestApp, token: &str, id: &str) -> reqwest::Response {
     app.http
@@ -51,7 +37,9 @@ fn declaration() -> Value {
 #[tokio::test]
 async fn a_session_answers_cors_for_its_own_origin_and_refuses_any_other() {
     let app = spawn_app().await;
-    let session = mint(&app, json!({"origin": APP_ORIGIN}), None).await;
+    let session = app
+        .start_session(&json!({"origin": APP_ORIGIN}), None)
+        .await;
     assert_eq!(session["origin"], APP_ORIGIN);
     let endpoint = session["companion_endpoint"].as_str().unwrap();
     let multipart = format!("{endpoint}/s3/multipart");
@@ -101,9 +89,13 @@ async fn a_session_answers_cors_for_its_own_origin_and_refuses_any_other() {
 #[tokio::test]
 async fn a_session_takes_the_minting_requests_origin_unless_told_otherwise() {
     let app = spawn_app().await;
-    let from_page = mint(&app, json!({}), Some("http://127.0.0.1:5173")).await;
+    let from_page = app
+        .start_session(&json!({}), Some("http://127.0.0.1:5173"))
+        .await;
     assert_eq!(from_page["origin"], "http://127.0.0.1:5173");
-    let any = mint(&app, json!({"origin": "*"}), Some("http://127.0.0.1:5173")).await;
+    let any = app
+        .start_session(&json!({"origin": "*"}), Some("http://127.0.0.1:5173"))
+        .await;
     assert!(any.get("origin").is_none(), "{any}");
     let endpoint = any["companion_endpoint"].as_str().unwrap();
     let answered = preflight(&format!("{endpoint}/s3/multipart"), OTHER_ORIGIN).await;
@@ -124,7 +116,7 @@ async fn a_session_takes_the_minting_requests_origin_unless_told_otherwise() {
 async fn a_revoked_session_is_refused_on_every_replica() {
     let app = spawn_app().await;
     let replica = app.spawn_replica().await;
-    let session = mint(&app, json!({}), None).await;
+    let session = app.start_session(&json!({}), None).await;
     let endpoint = session["companion_endpoint"].as_str().unwrap();
     let on_replica = endpoint.replacen(&app.address, &replica, 1);
     for base in [endpoint, on_replica.as_str()] {
@@ -160,7 +152,7 @@ async fn a_revoked_session_is_refused_on_every_replica() {
 #[tokio::test]
 async fn a_session_makes_at_most_its_uploads() {
     let app = spawn_app().await;
-    let session = mint(&app, json!({"max_uploads": 1}), None).await;
+    let session = app.start_session(&json!({"max_uploads": 1}), None).await;
     assert_eq!(session["max_uploads"], 1);
     let endpoint = session["companion_endpoint"].as_str().unwrap();
     let create = || {
@@ -193,8 +185,8 @@ async fn a_session_makes_at_most_its_uploads() {
 #[tokio::test]
 async fn an_owner_has_at_most_the_allowed_active_sessions() {
     let app = crate::helpers::spawn_app_with(&["--max-sessions-per-owner=2"]).await;
-    mint(&app, json!({}), None).await;
-    let second = mint(&app, json!({}), None).await;
+    app.start_session(&json!({}), None).await;
+    let second = app.start_session(&json!({}), None).await;
     let over = app
         .http
         .post(app.url("/api/uppy-sessions"))
@@ -207,7 +199,7 @@ async fn an_owner_has_at_most_the_allowed_active_sessions() {
     let id = second["id"].as_str().unwrap();
     let revoked = revoke(&app, &app.token, id).await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
-    mint(&app, json!({}), None).await;
+    app.start_session(&json!({}), None).await;
 }
 
 /// Mints a session with the proxy headers given; returns its cookie and endpoint.

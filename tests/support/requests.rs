@@ -27,16 +27,18 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Starts an Uppy upload session (`body`: its origin, cap) and returns it.
-    pub async fn start_session(&self, body: &Value) -> Value {
-        let response = self
+    /// Starts an Uppy upload session (`body`: its origin, cap), asked from the page at
+    /// `origin_header` if given, and returns it.
+    pub async fn start_session(&self, body: &Value, origin_header: Option<&str>) -> Value {
+        let mut request = self
             .http
             .post(self.url("/api/uppy-sessions"))
             .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+            .json(body);
+        if let Some(origin) = origin_header {
+            request = request.header("origin", origin);
+        }
+        let response = request.send().await.unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
         response.json().await.unwrap()
     }
