@@ -4,5 +4,5 @@
 mod hub;
 mod stream;
 
-pub use hub::{HubMessage, StatusHub, TooManyStreams};
+pub use hub::{StatusHub, TooManyStreams};
 pub use stream::{OpenError, StreamLimits, open};
