@@ -33,6 +33,21 @@ pub enum StatusView {
     Rejected,
 }
 
+impl From<StatusView> for UploadStatus {
+    fn from(view: StatusView) -> Self {
+        match view {
+            StatusView::Pending => Self::Pending,
+            StatusView::Uploaded => Self::Uploaded,
+            StatusView::Processing => Self::Processing,
+            StatusView::Processed => Self::Processed,
+            StatusView::Failed => Self::Failed,
+            StatusView::Aborted => Self::Aborted,
+            StatusView::Expired => Self::Expired,
+            StatusView::Rejected => Self::Rejected,
+        }
+    }
+}
+
 impl From<UploadStatus> for StatusView {
     fn from(status: UploadStatus) -> Self {
         match status {
@@ -117,6 +132,29 @@ pub struct UploadView {
     // the schema an `allOf`).
     #[oai(skip_serializing_if_is_none)]
     pub checksums: Option<ChecksumsView>,
+    // Only in a listing that asked for it (documented on the type).
+    #[oai(skip_serializing_if_is_none)]
+    pub progress: Option<ProgressView>,
+}
+
+/// What storage already holds of a pending upload, in a listing with `progress=true`: to
+/// resume it from another device (`GET .../parts` names the parts).
+#[derive(Object, Clone, Copy, Debug)]
+#[oai(rename = "StorageProgress")]
+pub struct ProgressView {
+    /// Parts stored (1 for a single PUT whose object is there).
+    pub parts: u32,
+    /// Bytes stored, of the declared size.
+    pub bytes: i64,
+}
+
+impl From<crate::uploads::StorageProgress> for ProgressView {
+    fn from(progress: crate::uploads::StorageProgress) -> Self {
+        Self {
+            parts: progress.parts,
+            bytes: progress.bytes as i64,
+        }
+    }
 }
 
 /// A checksum algorithm storage verifies part bytes with: declared, each part's URL is signed
@@ -239,6 +277,7 @@ impl From<Upload> for UploadView {
             processed_at: upload.processed_at,
             parts: None,
             checksums: checksums_view(upload.checksums),
+            progress: None,
         }
     }
 }

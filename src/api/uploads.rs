@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::error::ErrorBody;
-use super::models::{ChecksumAlgorithmView, PartUrlView, StoredPartView, UploadView};
+use super::models::{ChecksumAlgorithmView, PartUrlView, StatusView, StoredPartView, UploadView};
 use super::operation_errors::{CreateErrors, DownloadErrors, ReadErrors, UploadActionErrors};
 use super::security::BearerAuth;
 use crate::state::AppState;
@@ -159,7 +159,8 @@ impl UploadsApi {
     /// List your uploads
     ///
     /// Newest first, `limit` per page (1 to 100, default 20); `cursor` is the previous page's
-    /// `next_cursor`.
+    /// `next_cursor`. `status` (repeatable) keeps only those statuses: `status=pending` is
+    /// what a device can resume. `progress=true` adds what storage holds of each pending one.
     #[oai(path = "/api/uploads", method = "get", operation_id = "listUploads")]
     async fn list(
         &self,
@@ -167,6 +168,10 @@ impl UploadsApi {
         state: Data<&Arc<AppState>>,
         limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
+        /// Only uploads in these statuses (all when absent).
+        status: Query<Option<Vec<StatusView>>>,
+        /// Ask storage what it holds of each pending upload listed.
+        progress: Query<Option<bool>>,
     ) -> Result<Json<UploadPage>, ReadErrors> {
         let page = state
             .uploads
@@ -175,11 +180,28 @@ impl UploadsApi {
                 PageRequest {
                     limit: limit.0,
                     cursor: cursor.0,
+                    statuses: status
+                        .0
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Into::into)
+                        .collect(),
+                    progress: progress.0.unwrap_or(false),
                 },
             )
             .await?;
+        let mut progress = page.progress;
         Ok(Json(UploadPage {
-            items: page.items.into_iter().map(|u| view(&state, u)).collect(),
+            items: page
+                .items
+                .into_iter()
+                .map(|upload| {
+                    let found = progress.remove(&upload.id);
+                    let mut shown = view(&state, upload);
+                    shown.progress = found.map(Into::into);
+                    shown
+                })
+                .collect(),
             next_cursor: page.next_cursor,
         }))
     }

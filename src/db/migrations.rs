@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "upload_events",
         include_str!("../../migrations/0006_upload_events.sql"),
     ),
+    (
+        7,
+        "status_listing",
+        include_str!("../../migrations/0007_status_listing.sql"),
+    ),
 ];
 
 /// Arbitrary constant shared by every replica ("ucmigrat").

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::{DbError, cached};
@@ -197,33 +198,35 @@ pub struct ListCursor {
 }
 
 /// The owner's uploads, newest first, strictly after `after` when given.
+/// Up to `limit` of `owner`'s uploads (of `statuses` only, unless empty), newest first, after
+/// `after`.
 pub async fn list_owned(
     db: &impl GenericClient,
     owner: &str,
+    statuses: &[UploadStatus],
     after: Option<ListCursor>,
     limit: i64,
 ) -> Result<Vec<Upload>, DbError> {
-    let rows = match after {
-        None => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM uploads WHERE owner = $1 \
-                 ORDER BY created_at DESC, id DESC LIMIT $2"
-            );
-            db.query(&cached(db, &sql).await?, &[&owner, &limit])
-                .await?
-        }
-        Some(cursor) => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM uploads WHERE owner = $1 AND (created_at, id) < ($2, $3) \
-                 ORDER BY created_at DESC, id DESC LIMIT $4"
-            );
-            db.query(
-                &cached(db, &sql).await?,
-                &[&owner, &cursor.created_at, &cursor.id, &limit],
-            )
-            .await?
-        }
-    };
+    let names: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
+    // One statement per shape, each a plain index range (a `$n IS NULL OR ...` condition would
+    // keep a generic plan from using the index).
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&owner, &limit];
+    let mut conditions = String::from("owner = $1");
+    if !names.is_empty() {
+        params.push(&names);
+        conditions.push_str(&format!(" AND status = ANY(${})", params.len()));
+    }
+    if let Some(cursor) = &after {
+        params.push(&cursor.created_at);
+        params.push(&cursor.id);
+        let n = params.len();
+        conditions.push_str(&format!(" AND (created_at, id) < (${}, ${n})", n - 1));
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM uploads WHERE {conditions} \
+         ORDER BY created_at DESC, id DESC LIMIT $2"
+    );
+    let rows = db.query(&cached(db, &sql).await?, &params).await?;
     rows.iter().map(from_row).collect()
 }
 

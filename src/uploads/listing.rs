@@ -1,26 +1,46 @@
 //! Newest-first listing of a user's uploads with opaque keyset cursors.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
 use uuid::Uuid;
 
 use super::{UploadError, Uploads};
 use crate::auth::Owner;
 use crate::db::{self, uploads::ListCursor};
-use crate::domain::Upload;
+use crate::domain::{Upload, UploadStatus};
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
+
+/// Storage calls in flight at once while gathering a page's progress.
+const PROGRESS_CONCURRENCY: usize = 8;
 
 #[derive(Clone, Debug, Default)]
 pub struct PageRequest {
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// Only uploads in these statuses (all when empty).
+    pub statuses: Vec<UploadStatus>,
+    /// Ask storage what it holds of each pending upload listed.
+    pub progress: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct Page {
     pub items: Vec<Upload>,
     pub next_cursor: Option<String>,
+    /// What storage holds of the pending uploads listed, when asked (an upload storage could
+    /// not be asked about is left out).
+    pub progress: HashMap<Uuid, StorageProgress>,
+}
+
+/// What storage holds of a pending upload: enough for another device to resume it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StorageProgress {
+    pub parts: u32,
+    pub bytes: u64,
 }
 
 /// `<microseconds since the epoch>.<id>`: enough to resume a (created_at, id) ordering.
@@ -51,14 +71,56 @@ impl Uploads {
         let after = request.cursor.as_deref().map(decode).transpose()?;
         let client = db::client(&self.db).await?;
         // One extra row tells whether another page follows.
-        let mut items = db::uploads::list_owned(&client, owner.as_str(), after, limit + 1).await?;
+        let mut items =
+            db::uploads::list_owned(&client, owner.as_str(), &request.statuses, after, limit + 1)
+                .await?;
+        drop(client);
         let next_cursor = if items.len() as i64 > limit {
             items.truncate(limit as usize);
             items.last().map(encode)
         } else {
             None
         };
-        Ok(Page { items, next_cursor })
+        let progress = if request.progress {
+            self.progress_of(&items).await
+        } else {
+            HashMap::new()
+        };
+        Ok(Page {
+            items,
+            next_cursor,
+            progress,
+        })
+    }
+
+    /// Asks storage about each pending upload of `items`, a few at a time.
+    async fn progress_of(&self, items: &[Upload]) -> HashMap<Uuid, StorageProgress> {
+        let pending: Vec<&Upload> = items
+            .iter()
+            .filter(|upload| upload.status == UploadStatus::Pending)
+            .collect();
+        let mut progress = HashMap::with_capacity(pending.len());
+        for batch in pending.chunks(PROGRESS_CONCURRENCY) {
+            let found = join_all(batch.iter().map(|upload| self.progress_one(upload))).await;
+            progress.extend(found.into_iter().flatten());
+        }
+        progress
+    }
+
+    async fn progress_one(&self, upload: &Upload) -> Option<(Uuid, StorageProgress)> {
+        match self.parts_held(upload).await {
+            Ok(parts) => Some((
+                upload.id,
+                StorageProgress {
+                    parts: parts.len() as u32,
+                    bytes: parts.iter().map(|part| part.size).sum(),
+                },
+            )),
+            Err(err) => {
+                tracing::warn!(upload_id = %upload.id, error = %err, "progress not read from storage");
+                None
+            }
+        }
     }
 }
 

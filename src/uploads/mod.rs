@@ -19,7 +19,7 @@ pub use confirm::ConfirmOutcome;
 pub use download::{DownloadLink, content_disposition};
 pub use error::UploadError;
 pub use expiry::ExpiryOutcome;
-pub use listing::{Page, PageRequest};
+pub use listing::{Page, PageRequest, StorageProgress};
 pub use operations::UploadStats;
 pub use results::ProcessingResult;
 
@@ -306,6 +306,11 @@ impl Uploads {
         id: Uuid,
     ) -> Result<Vec<StoredPart>, UploadError> {
         let upload = self.get_pending(owner, id).await?;
+        self.parts_held(&upload).await
+    }
+
+    /// What storage holds of `upload` so far: its multipart upload's parts, or its object.
+    pub(crate) async fn parts_held(&self, upload: &Upload) -> Result<Vec<StoredPart>, UploadError> {
         match &upload.storage_upload_id {
             Some(upload_id) => Ok(self
                 .storage
