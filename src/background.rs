@@ -1,6 +1,6 @@
 //! The background work a replica runs, each task under the supervisor: the LISTEN that wakes
 //! the outbox relay, the status hub and the webhook workers; the relay; the storage-event and
-//! result consumers; the sweepers; the webhook workers and the event janitor.
+//! result consumers; the sweepers; the webhook workers and the janitor of old records.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +20,7 @@ use crate::rabbitmq::consumer::{Consumer, ConsumerTopology, Handler, RetryLimits
 use crate::state::AppState;
 use crate::supervisor::Supervisor;
 use crate::sweeper::Sweeper;
+use crate::uploads::IDEMPOTENCY_KEY_LIFETIME;
 use crate::webhooks::{self, SigningKey, WebhookWorker};
 
 pub fn start(
@@ -59,8 +60,8 @@ pub fn start(
     });
     let retention = Duration::from_secs(settings.notify.event_retention_hours * 3600);
     let pool = state.db.clone();
-    supervisor.spawn("event-janitor", move |stopped| {
-        forget_old_events(pool.clone(), retention, stopped)
+    supervisor.spawn("record-janitor", move |stopped| {
+        forget_old_records(pool.clone(), retention, stopped)
     });
     if settings.jobs.relay {
         connecting(RELAY_BROKER_USER);
@@ -157,36 +158,51 @@ fn webhook_workers(settings: &Settings, state: &AppState) -> Vec<WebhookWorker> 
         .collect()
 }
 
-/// How often old status events are looked for.
-const EVENT_JANITOR_EVERY: Duration = Duration::from_secs(600);
-/// Events forgotten per statement.
-const EVENT_PRUNE_BATCH: i64 = 1000;
+/// How often old status events and idempotency keys are looked for.
+const JANITOR_EVERY: Duration = Duration::from_secs(600);
+/// Rows forgotten per statement.
+const PRUNE_BATCH: i64 = 1000;
 
-/// Forgets status events older than `retention` (kept while a delivery of theirs is due).
-async fn forget_old_events(
+/// Forgets status events older than `retention` (kept while a delivery of theirs is due) and
+/// idempotency keys past their lifetime.
+async fn forget_old_records(
     pool: deadpool_postgres::Pool,
     retention: Duration,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
+    let key_lifetime = IDEMPOTENCY_KEY_LIFETIME.as_secs_f64();
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(EVENT_JANITOR_EVERY) => {}
+            _ = tokio::time::sleep(JANITOR_EVERY) => {}
             _ = stopped.wait_for(|stop| *stop) => return,
         }
-        loop {
-            let pruned = match db::client(&pool).await {
-                Ok(client) => {
-                    db::events::prune(&client, retention.as_secs_f64(), EVENT_PRUNE_BATCH).await
-                }
-                Err(err) => Err(err),
-            };
-            match pruned {
-                Ok(n) if n == EVENT_PRUNE_BATCH as u64 => continue,
-                Ok(_) => break,
-                Err(err) => {
-                    tracing::warn!(error = %err, "old status events not pruned");
-                    break;
-                }
+        let events = prune_all("status events", &pool, |client| async move {
+            db::events::prune(&client, retention.as_secs_f64(), PRUNE_BATCH).await
+        });
+        let keys = prune_all("idempotency keys", &pool, |client| async move {
+            db::idempotency::prune(&client, key_lifetime, PRUNE_BATCH).await
+        });
+        tokio::join!(events, keys);
+    }
+}
+
+/// Runs `prune` batch after batch until one comes back short.
+async fn prune_all<F, Fut>(what: &str, pool: &deadpool_postgres::Pool, prune: F)
+where
+    F: Fn(deadpool_postgres::Object) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, db::DbError>>,
+{
+    loop {
+        let pruned = match db::client(pool).await {
+            Ok(client) => prune(client).await,
+            Err(err) => Err(err),
+        };
+        match pruned {
+            Ok(n) if n == PRUNE_BATCH as u64 => continue,
+            Ok(_) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, what, "old records not pruned");
+                return;
             }
         }
     }

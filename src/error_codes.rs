@@ -9,11 +9,14 @@ pub const DEV_TOKEN_UNAVAILABLE: &str = "dev-token-unavailable";
 pub const EVENT_INVALID: &str = "event-invalid";
 pub const EVENT_NOT_JSON: &str = "event-not-json";
 pub const EVENT_UNKNOWN_SHAPE: &str = "event-unknown-shape";
+pub const IDEMPOTENCY_KEY_IN_PROGRESS: &str = "idempotency-key-in-progress";
+pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency-key-reused";
 pub const INTERNAL: &str = "internal";
 pub const INVALID_CHECKSUM: &str = "invalid-checksum";
 pub const INVALID_CONTENT_TYPE: &str = "invalid-content-type";
 pub const INVALID_CURSOR: &str = "invalid-cursor";
 pub const INVALID_EVENT_ID: &str = "invalid-event-id";
+pub const INVALID_IDEMPOTENCY_KEY: &str = "invalid-idempotency-key";
 pub const INVALID_FILENAME: &str = "invalid-filename";
 pub const INVALID_LIMIT: &str = "invalid-limit";
 pub const INVALID_METADATA: &str = "invalid-metadata";
@@ -56,6 +59,9 @@ pub const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 /// Every code above.
 pub const ALL: &[&str] = &[
     INTERNAL,
+    IDEMPOTENCY_KEY_IN_PROGRESS,
+    IDEMPOTENCY_KEY_REUSED,
+    INVALID_IDEMPOTENCY_KEY,
     CHECKSUM_CONFLICT,
     CHECKSUM_MISMATCH,
     CHECKSUMS_REQUIRED,

@@ -122,8 +122,12 @@ impl From<UploadError> for ApiError {
             UploadError::Invalid(_)
             | UploadError::InvalidPartNumbers { .. }
             | UploadError::PartRequestSize { .. }
-            | UploadError::InvalidLimit { .. } => Self::Unprocessable(body()),
-            UploadError::InvalidCursor => Self::BadRequest(body()),
+            | UploadError::InvalidLimit { .. }
+            | UploadError::IdempotencyKeyReused => Self::Unprocessable(body()),
+            UploadError::InvalidCursor | UploadError::InvalidIdempotencyKey { .. } => {
+                Self::BadRequest(body())
+            }
+            UploadError::IdempotencyKeyInProgress => Self::Conflict(body()),
             UploadError::NotFound => Self::NotFound(body()),
             UploadError::NotPending(_)
             | UploadError::PartsMissing(_)

@@ -152,8 +152,8 @@ fn cors(origins: &[String]) -> Option<Cors> {
     }
     let cors = Cors::new()
         .allow_methods(["GET", "POST", "DELETE", "OPTIONS"])
-        .allow_headers(["authorization", "content-type"])
-        .expose_headers(["location"])
+        .allow_headers(["authorization", "content-type", "idempotency-key"])
+        .expose_headers(["location", "idempotent-replayed"])
         .max_age(600);
     Some(if origins.contains(&"*") {
         cors

@@ -61,9 +61,10 @@ macro_rules! operation_errors {
 operation_errors!(
     /// Errors of declaring an upload.
     CreateErrors {
-        BadRequest = 400: "The body is not a declaration (unparseable JSON, missing fields).",
+        BadRequest = 400: "The body is not a declaration (unparseable JSON, missing fields), or the `Idempotency-Key` is malformed.",
+        Conflict = 409: "A request with the same `Idempotency-Key` is still creating its upload (`idempotency-key-in-progress`); retry shortly.",
         TooLarge = 413: "The declared size exceeds the maximum.",
-        Unprocessable = 422: "A value is not acceptable: name, size, type, title or metadata.",
+        Unprocessable = 422: "A value is not acceptable: name, size, type, title or metadata; or the `Idempotency-Key` was used with another body (`idempotency-key-reused`).",
         Unavailable = 503: "Storage could not be reached; retry later.",
     }
 );

@@ -4,8 +4,9 @@ use crate::error_codes as codes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use poem::Request;
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::Value;
@@ -95,9 +96,14 @@ pub struct UploadPage {
 
 #[derive(ApiResponse)]
 pub enum CreatedResponse {
-    /// The intent is recorded; upload the bytes through `parts`.
+    /// The intent is recorded; upload the bytes through `parts`. `Idempotent-Replayed: true`
+    /// says an earlier request with the same `Idempotency-Key` created it.
     #[oai(status = 201)]
-    Created(Json<UploadView>, #[oai(header = "Location")] String),
+    Created(
+        Json<UploadView>,
+        #[oai(header = "Location")] String,
+        #[oai(header = "Idempotent-Replayed")] Option<String>,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -109,6 +115,21 @@ pub enum DownloadResponse {
         #[oai(header = "Location")] String,
         #[oai(header = "Cache-Control")] String,
     ),
+}
+
+/// The request's `Idempotency-Key`, read from the header itself: the typed parameter drops a
+/// value that is not visible ASCII, which would turn a retry into a second upload.
+fn idempotency_key(req: &Request) -> Result<Option<String>, crate::uploads::UploadError> {
+    req.headers()
+        .get("idempotency-key")
+        .map(|value| {
+            value.to_str().map(str::to_owned).map_err(|_| {
+                crate::uploads::UploadError::InvalidIdempotencyKey {
+                    max: crate::uploads::IDEMPOTENCY_KEY_MAX_BYTES,
+                }
+            })
+        })
+        .transpose()
 }
 
 /// The upload as shown, saying whether storage verifies declared checksums.
@@ -123,12 +144,18 @@ impl UploadsApi {
     /// Declare an upload
     ///
     /// Records the intent and returns presigned URLs: one PUT for small files, S3 multipart
-    /// parts (each signed for its exact size) for large ones.
+    /// parts (each signed for its exact size) for large ones. With an `Idempotency-Key`, a
+    /// retry (concurrent ones included) gets the same upload.
     #[oai(path = "/api/uploads", method = "post", operation_id = "createUpload")]
     async fn create(
         &self,
+        req: &Request,
         auth: BearerAuth,
         state: Data<&Arc<AppState>>,
+        /// Makes a retry safe: the same key and body give the upload the first request created
+        /// (with fresh URLs), for a day; the same key with another body is refused.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         body: Json<CreateUploadRequest>,
     ) -> Result<CreatedResponse, CreateErrors> {
         let Json(body) = body;
@@ -149,11 +176,27 @@ impl UploadsApi {
                 sha256: body.sha256,
             },
         };
-        let created = state.uploads.create(&auth.0, declaration, choice).await?;
+        let (created, replayed) = match idempotency_key(req)? {
+            Some(key) => {
+                let once = state
+                    .uploads
+                    .create_once(&auth.0, &key, declaration, choice)
+                    .await?;
+                (once.created, once.replayed)
+            }
+            None => (
+                state.uploads.create(&auth.0, declaration, choice).await?,
+                false,
+            ),
+        };
         let location = format!("/api/uploads/{}", created.upload.id);
         let mut view = view(&state, created.upload);
         view.parts = Some(created.parts.into_iter().map(Into::into).collect());
-        Ok(CreatedResponse::Created(Json(view), location))
+        Ok(CreatedResponse::Created(
+            Json(view),
+            location,
+            replayed.then(|| "true".to_owned()),
+        ))
     }
 
     /// List your uploads

@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "status_listing",
         include_str!("../../migrations/0007_status_listing.sql"),
     ),
+    (
+        8,
+        "idempotency_keys",
+        include_str!("../../migrations/0008_idempotency_keys.sql"),
+    ),
 ];
 
 /// Arbitrary constant shared by every replica ("ucmigrat").

@@ -1,6 +1,7 @@
 //! PostgreSQL: the connection pool, migrations, and one module of SQL per table.
 
 pub mod events;
+pub mod idempotency;
 pub mod listen;
 mod migrations;
 pub mod outbox;

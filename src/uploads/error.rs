@@ -35,6 +35,12 @@ pub enum UploadError {
     ObjectMissing,
     #[error("the upload's bytes are not confirmed yet")]
     NotUploaded,
+    #[error("an Idempotency-Key is 1 to {max} visible ASCII characters")]
+    InvalidIdempotencyKey { max: usize },
+    #[error("this Idempotency-Key was used with another declaration")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still creating its upload; retry shortly")]
+    IdempotencyKeyInProgress,
     #[error("the upload is {0}: storage no longer holds its bytes")]
     Gone(UploadStatus),
     #[error("the cursor is not one this service issued")]
@@ -69,6 +75,9 @@ impl UploadError {
             Self::ChecksumMismatch(_) => codes::CHECKSUM_MISMATCH,
             Self::ObjectMissing => codes::OBJECT_MISSING,
             Self::NotUploaded => codes::UPLOAD_NOT_UPLOADED,
+            Self::InvalidIdempotencyKey { .. } => codes::INVALID_IDEMPOTENCY_KEY,
+            Self::IdempotencyKeyReused => codes::IDEMPOTENCY_KEY_REUSED,
+            Self::IdempotencyKeyInProgress => codes::IDEMPOTENCY_KEY_IN_PROGRESS,
             Self::Gone(_) => codes::UPLOAD_GONE,
             Self::InvalidCursor => codes::INVALID_CURSOR,
             Self::InvalidLimit { .. } => codes::INVALID_LIMIT,

@@ -9,6 +9,7 @@ mod confirm;
 mod download;
 mod error;
 mod expiry;
+mod idempotency;
 mod listing;
 mod operations;
 mod results;
@@ -19,6 +20,10 @@ pub use confirm::ConfirmOutcome;
 pub use download::{DownloadLink, content_disposition};
 pub use error::UploadError;
 pub use expiry::ExpiryOutcome;
+pub use idempotency::{
+    IdempotentCreate, KEY_LIFETIME as IDEMPOTENCY_KEY_LIFETIME,
+    MAX_KEY_BYTES as IDEMPOTENCY_KEY_MAX_BYTES,
+};
 pub use listing::{Page, PageRequest, StorageProgress};
 pub use operations::UploadStats;
 pub use results::ProcessingResult;
@@ -128,6 +133,18 @@ impl Uploads {
         declaration: Declaration,
         choice: PlanChoice,
     ) -> Result<CreatedUpload, UploadError> {
+        self.create_as(owner, declaration, choice, None).await
+    }
+
+    /// `create`, naming the upload under the claimed `idempotency_key` in the transaction
+    /// that records it.
+    async fn create_as(
+        &self,
+        owner: &Owner,
+        declaration: Declaration,
+        choice: PlanChoice,
+        idempotency_key: Option<&str>,
+    ) -> Result<CreatedUpload, UploadError> {
         let declared = declaration.checksums.clone();
         let new = self.parse(declaration)?;
         let size = new.size.get();
@@ -187,9 +204,8 @@ impl Uploads {
             processed_at: None,
             checksums,
         };
-        let client = db::client(&self.db).await?;
-        if let Err(err) = db::uploads::insert(&client, &upload).await {
-            drop(client);
+        let recorded = self.record_intent(&upload, idempotency_key).await;
+        if let Err(err) = recorded {
             if let Some(upload_id) = &upload.storage_upload_id
                 && let Err(abort) = self.storage.abort_multipart(&upload.key, upload_id).await
             {
@@ -197,14 +213,34 @@ impl Uploads {
             }
             return Err(err.into());
         }
-        drop(client);
-        // With checksums declared, a part is signed once its checksum is known.
-        let first_batch: Vec<u32> = (1..=plan.part_count.min(self.policy.presign_batch))
-            .filter(|n| upload.checksums.can_sign(*n))
-            .collect();
-        let parts = self.sign(&upload, &first_batch).await?;
+        let parts = self.sign(&upload, &self.first_batch(&upload)).await?;
         tracing::info!(upload_id = %upload.id, owner = %owner, size = plan.size, parts = plan.part_count, "upload declared");
         Ok(CreatedUpload { upload, parts })
+    }
+
+    /// Inserts the intent; with an idempotency key, names it there in the same transaction.
+    async fn record_intent(
+        &self,
+        upload: &Upload,
+        idempotency_key: Option<&str>,
+    ) -> Result<(), db::DbError> {
+        let mut client = db::client(&self.db).await?;
+        let Some(key) = idempotency_key else {
+            return db::uploads::insert(&client, upload).await;
+        };
+        let tx = client.transaction().await?;
+        db::uploads::insert(&tx, upload).await?;
+        db::idempotency::attach(&tx, &upload.owner, key, upload.id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The parts whose URLs go out with a new upload. With checksums declared, a part is
+    /// signed once its checksum is known.
+    fn first_batch(&self, upload: &Upload) -> Vec<u32> {
+        (1..=upload.plan.part_count.min(self.policy.presign_batch))
+            .filter(|n| upload.checksums.can_sign(*n))
+            .collect()
     }
 
     pub async fn get(&self, owner: &Owner, id: Uuid) -> Result<Upload, UploadError> {

@@ -10,6 +10,7 @@ mod checksums;
 mod demo_page;
 mod downloads;
 mod health;
+mod idempotency;
 mod integrity;
 mod listing;
 mod multipart;

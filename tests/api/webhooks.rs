@@ -109,6 +109,11 @@ async fn a_verified_receiver_sees_each_change_of_an_upload_once_and_in_order() {
     assert_eq!((done.get::<_, i64>(0), done.get::<_, i64>(1)), (3, 3));
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(deliveries(&receiver.log().await, "/hooks", &id).len(), 3);
+    // Delivered events can be forgotten once past their retention, deliveries with them.
+    let pruned = upload_coordinator::db::events::prune(&app.pooled_db().await, 0.0, 100)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 3);
 
     // A forger who changes the body cannot reuse the signature.
     let original = received[0];

@@ -224,6 +224,18 @@ impl TestApp {
             .sum()
     }
 
+    /// A pooled connection to the app's database, for calling the service's own SQL.
+    pub async fn pooled_db(&self) -> deadpool_postgres::Object {
+        let settings = upload_coordinator::config::DatabaseSettings {
+            url: upload_coordinator::config::Secret::new(
+                Stack::from_env().database_url(&self.database),
+            ),
+            pool_size: 1,
+        };
+        let pool = upload_coordinator::db::pool(&settings).unwrap();
+        upload_coordinator::db::client(&pool).await.unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
