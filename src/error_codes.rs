@@ -5,6 +5,7 @@
 pub const CHECKSUM_CONFLICT: &str = "checksum-conflict";
 pub const CHECKSUM_MISMATCH: &str = "checksum-mismatch";
 pub const CHECKSUMS_REQUIRED: &str = "checksums-required";
+pub const CREATE_RATE_EXCEEDED: &str = "create-rate-exceeded";
 pub const DEV_TOKEN_UNAVAILABLE: &str = "dev-token-unavailable";
 pub const EVENT_INVALID: &str = "event-invalid";
 pub const EVENT_NOT_JSON: &str = "event-not-json";
@@ -44,6 +45,8 @@ pub const SESSION_REVOKED: &str = "session-revoked";
 pub const SESSION_UPLOAD_LIMIT: &str = "session-upload-limit";
 pub const STORAGE_UNAVAILABLE: &str = "storage-unavailable";
 pub const TOKEN_EXPIRED: &str = "token-expired";
+pub const TOO_MANY_PENDING_BYTES: &str = "too-many-pending-bytes";
+pub const TOO_MANY_PENDING_UPLOADS: &str = "too-many-pending-uploads";
 pub const TOO_MANY_SESSIONS: &str = "too-many-sessions";
 pub const TOO_MANY_STREAMS: &str = "too-many-streams";
 pub const UNSUPPORTED_CONTENT_TYPE: &str = "unsupported-content-type";
@@ -65,6 +68,7 @@ pub const ALL: &[&str] = &[
     CHECKSUM_CONFLICT,
     CHECKSUM_MISMATCH,
     CHECKSUMS_REQUIRED,
+    CREATE_RATE_EXCEEDED,
     DEV_TOKEN_UNAVAILABLE,
     EVENT_INVALID,
     EVENT_NOT_JSON,
@@ -100,6 +104,8 @@ pub const ALL: &[&str] = &[
     SESSION_UPLOAD_LIMIT,
     STORAGE_UNAVAILABLE,
     TOKEN_EXPIRED,
+    TOO_MANY_PENDING_BYTES,
+    TOO_MANY_PENDING_UPLOADS,
     TOO_MANY_SESSIONS,
     TOO_MANY_STREAMS,
     UNSUPPORTED_CONTENT_TYPE,

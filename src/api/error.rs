@@ -128,6 +128,9 @@ impl From<UploadError> for ApiError {
                 Self::BadRequest(body())
             }
             UploadError::IdempotencyKeyInProgress => Self::Conflict(body()),
+            UploadError::OverQuota {
+                retry_after_secs, ..
+            } => Self::TooManyRequests(body(), *retry_after_secs),
             UploadError::NotFound => Self::NotFound(body()),
             UploadError::NotPending(_)
             | UploadError::PartsMissing(_)

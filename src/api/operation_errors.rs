@@ -67,6 +67,7 @@ operation_errors!(
         Unprocessable = 422: "A value is not acceptable: name, size, type, title or metadata; or the `Idempotency-Key` was used with another body (`idempotency-key-reused`).",
         Unavailable = 503: "Storage could not be reached; retry later.",
     }
+    throttled: "Over one of the owner's quotas: pending uploads (`too-many-pending-uploads`), pending bytes (`too-many-pending-bytes`) or creates per minute (`create-rate-exceeded`). Nothing was created."
 );
 
 operation_errors!(

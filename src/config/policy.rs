@@ -66,6 +66,9 @@ pub struct UploadPolicy {
         default_value = "uploads"
     )]
     pub key_prefix: String,
+
+    #[command(flatten)]
+    pub quotas: super::OwnerQuotas,
 }
 
 impl UploadPolicy {

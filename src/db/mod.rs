@@ -5,6 +5,7 @@ pub mod idempotency;
 pub mod listen;
 mod migrations;
 pub mod outbox;
+pub mod quotas;
 pub mod sessions;
 pub mod sweeps;
 pub mod uploads;

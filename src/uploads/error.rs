@@ -37,6 +37,11 @@ pub enum UploadError {
     NotUploaded,
     #[error("an Idempotency-Key is 1 to {max} visible ASCII characters")]
     InvalidIdempotencyKey { max: usize },
+    #[error("{}", .over.describe())]
+    OverQuota {
+        over: super::quota::OverQuota,
+        retry_after_secs: u64,
+    },
     #[error("this Idempotency-Key was used with another declaration")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still creating its upload; retry shortly")]
@@ -77,6 +82,7 @@ impl UploadError {
             Self::NotUploaded => codes::UPLOAD_NOT_UPLOADED,
             Self::InvalidIdempotencyKey { .. } => codes::INVALID_IDEMPOTENCY_KEY,
             Self::IdempotencyKeyReused => codes::IDEMPOTENCY_KEY_REUSED,
+            Self::OverQuota { over, .. } => over.code(),
             Self::IdempotencyKeyInProgress => codes::IDEMPOTENCY_KEY_IN_PROGRESS,
             Self::Gone(_) => codes::UPLOAD_GONE,
             Self::InvalidCursor => codes::INVALID_CURSOR,

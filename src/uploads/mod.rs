@@ -12,6 +12,7 @@ mod expiry;
 mod idempotency;
 mod listing;
 mod operations;
+mod quota;
 mod results;
 
 pub use checksums::DeclaredChecksums;
@@ -26,6 +27,7 @@ pub use idempotency::{
 };
 pub use listing::{Page, PageRequest, StorageProgress};
 pub use operations::UploadStats;
+pub use quota::OverQuota;
 pub use results::ProcessingResult;
 
 use std::collections::BTreeSet;
@@ -171,6 +173,9 @@ impl Uploads {
             id,
             new.filename.key_safe()
         );
+        // Checked before storage is asked for anything, and again, exactly, when recorded.
+        let usage = db::quotas::usage(&db::client(&self.db).await?, owner.as_str()).await?;
+        self.within_quota(&usage, plan.size)?;
         let storage_upload_id = if plan.multipart {
             Some(
                 self.storage
@@ -211,28 +216,41 @@ impl Uploads {
             {
                 tracing::warn!(error = %abort, "could not abort the multipart upload of a failed intent");
             }
-            return Err(err.into());
+            return Err(err);
         }
         let parts = self.sign(&upload, &self.first_batch(&upload)).await?;
         tracing::info!(upload_id = %upload.id, owner = %owner, size = plan.size, parts = plan.part_count, "upload declared");
         Ok(CreatedUpload { upload, parts })
     }
 
-    /// Inserts the intent; with an idempotency key, names it there in the same transaction.
+    /// Inserts the intent if the owner's quotas still allow it (counted under a lock on the
+    /// owner, so concurrent creates on any replica cannot overshoot); with an idempotency key,
+    /// names the upload there in the same transaction.
     async fn record_intent(
         &self,
         upload: &Upload,
         idempotency_key: Option<&str>,
-    ) -> Result<(), db::DbError> {
+    ) -> Result<(), UploadError> {
         let mut client = db::client(&self.db).await?;
-        let Some(key) = idempotency_key else {
-            return db::uploads::insert(&client, upload).await;
-        };
-        let tx = client.transaction().await?;
+        let tx = client.transaction().await.map_err(db::DbError::from)?;
+        db::quotas::lock_owner(&tx, &upload.owner).await?;
+        let usage = db::quotas::usage(&tx, &upload.owner).await?;
+        self.within_quota(&usage, upload.plan.size)?;
         db::uploads::insert(&tx, upload).await?;
-        db::idempotency::attach(&tx, &upload.owner, key, upload.id).await?;
-        tx.commit().await?;
+        if let Some(key) = idempotency_key {
+            db::idempotency::attach(&tx, &upload.owner, key, upload.id).await?;
+        }
+        tx.commit().await.map_err(db::DbError::from)?;
         Ok(())
+    }
+
+    fn within_quota(&self, usage: &db::quotas::Usage, size: u64) -> Result<(), UploadError> {
+        quota::check(&self.policy.quotas, usage, size as i64).map_err(|(over, retry_after_secs)| {
+            UploadError::OverQuota {
+                over,
+                retry_after_secs,
+            }
+        })
     }
 
     /// The parts whose URLs go out with a new upload. With checksums declared, a part is

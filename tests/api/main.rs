@@ -16,6 +16,7 @@ mod listing;
 mod multipart;
 mod openapi;
 mod processing;
+mod quotas;
 mod refusals;
 mod single_put;
 mod status_stream;

@@ -1,0 +1,165 @@
+//! Owner quotas on creates: each answers 429 with `Retry-After`, creates nothing in the database
+//! or storage, and is shared by replicas.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{MIB, TestApp, assert_error, spawn_app_with};
+
+fn declaration(size: usize) -> Value {
+    json!({"filename": "clip.mp4", "size": size, "content_type": "video/mp4", "title": "clip"})
+}
+
+async fn create_on(app: &TestApp, address: &str, size: usize) -> reqwest::Response {
+    app.http
+        .post(format!("{address}/api/uploads"))
+        .bearer_auth(&app.token)
+        .json(&declaration(size))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// An app whose keys go under a prefix of its own, so storage can be counted per test.
+async fn app_with(limit: &str) -> (TestApp, String) {
+    let prefix = format!("quota-{}", uuid::Uuid::new_v4().simple());
+    let flag = format!("--key-prefix={prefix}");
+    (spawn_app_with(&[limit, &flag]).await, prefix)
+}
+
+/// The uploads rows, and the multipart uploads storage holds under `prefix`.
+async fn footprint(app: &TestApp, prefix: &str) -> (i64, usize) {
+    let rows: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM uploads", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let listed = app
+        .s3
+        .list_multipart_uploads()
+        .bucket(&app.bucket)
+        .prefix(format!("{prefix}/"))
+        .send()
+        .await
+        .unwrap();
+    (rows, listed.uploads().len())
+}
+
+async fn assert_throttled(response: reqwest::Response, code: &str) -> u64 {
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, code).await;
+    retry_after
+}
+
+#[tokio::test]
+async fn pending_uploads_are_capped_and_a_refused_create_leaves_nothing() {
+    let (app, prefix) = app_with("--max-pending-uploads=2").await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let response = create_on(&app, &app.address, 12 * MIB).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        ids.push(
+            response.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let before = footprint(&app, &prefix).await;
+    assert_eq!(before, (2, 2));
+    let refused = create_on(&app, &app.address, 12 * MIB).await;
+    assert_throttled(refused, "too-many-pending-uploads").await;
+    assert_eq!(footprint(&app, &prefix).await, before);
+
+    // Ending one frees its place.
+    assert_eq!(app.abort(&ids[0]).await.status(), StatusCode::OK);
+    assert_eq!(
+        create_on(&app, &app.address, 12 * MIB).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn pending_bytes_are_capped() {
+    let (app, prefix) = app_with(&format!("--max-pending-bytes={}", 20 * MIB)).await;
+    assert_eq!(
+        create_on(&app, &app.address, 12 * MIB).await.status(),
+        StatusCode::CREATED
+    );
+    let refused = create_on(&app, &app.address, 12 * MIB).await;
+    assert_throttled(refused, "too-many-pending-bytes").await;
+    assert_eq!(footprint(&app, &prefix).await, (1, 1));
+    // What still fits is accepted.
+    assert_eq!(
+        create_on(&app, &app.address, 8 * MIB).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn creates_per_minute_are_capped_whatever_becomes_of_them() {
+    let (app, prefix) = app_with("--create-rate-per-minute=3").await;
+    for _ in 0..3 {
+        let response = create_on(&app, &app.address, 1000).await;
+        let id = response.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // Aborted at once: the rate counts creates, not what is pending.
+        assert_eq!(app.abort(&id).await.status(), StatusCode::OK);
+    }
+    let refused = create_on(&app, &app.address, 1000).await;
+    assert_throttled(refused, "create-rate-exceeded").await;
+    assert_eq!(footprint(&app, &prefix).await.0, 3);
+    // Another owner has a rate of their own.
+    let bob = app
+        .http
+        .post(app.url("/api/uploads"))
+        .bearer_auth(app.token_for("bob@example.com"))
+        .json(&declaration(1000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bob.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn replicas_share_an_owners_limit_even_when_racing() {
+    let (app, prefix) = app_with("--max-pending-uploads=3").await;
+    let flag = format!("--key-prefix={prefix}");
+    let replica = app
+        .spawn_replica_with(&["--max-pending-uploads=3", &flag])
+        .await;
+    // Ten creates at once, split over both replicas.
+    let addresses: Vec<&str> = (0..10)
+        .map(|i| {
+            if i % 2 == 0 {
+                app.address.as_str()
+            } else {
+                replica.as_str()
+            }
+        })
+        .collect();
+    let responses =
+        futures_util::future::join_all(addresses.iter().map(|a| create_on(&app, a, 12 * MIB)))
+            .await;
+    let created = responses
+        .iter()
+        .filter(|r| r.status() == StatusCode::CREATED)
+        .count();
+    let throttled = responses
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((created, throttled), (3, 7));
+    // The refused ones left nothing behind in storage either.
+    assert_eq!(footprint(&app, &prefix).await, (3, 3));
+    let refused = create_on(&app, &replica, 1000).await;
+    assert_throttled(refused, "too-many-pending-uploads").await;
+}
