@@ -31,23 +31,42 @@ async fn claim(
 }
 
 /// Claims up to `limit` pending uploads, older than `min_age_secs` and not checked in the last
-/// `recheck_secs`, for a storage check. The claim (`last_checked_at`) keeps other replicas off.
+/// `recheck_secs`, for a storage check. The most overdue go first, taken in turns across
+/// owners (every owner's most overdue, then every owner's second...), so one owner's backlog
+/// cannot hold back another's upload. The claim (`last_checked_at`) keeps other replicas off.
 pub async fn claim_for_reconcile(
     db: &impl GenericClient,
     min_age_secs: f64,
     recheck_secs: f64,
     limit: i64,
 ) -> Result<Vec<Upload>, DbError> {
-    claim(
-        db,
-        "last_checked_at = now()",
-        "status = 'pending' AND expires_at > now() \
-         AND created_at < now() - make_interval(secs => $2) \
-         AND (last_checked_at IS NULL OR last_checked_at < now() - make_interval(secs => $3))",
-        "last_checked_at NULLS FIRST, created_at",
-        &[&limit, &min_age_secs, &recheck_secs],
-    )
-    .await
+    // Ranked first, locked after: a window function cannot share a SELECT with FOR UPDATE.
+    let sql = format!(
+        "UPDATE uploads SET last_checked_at = now() WHERE id IN ( \
+             SELECT id FROM uploads WHERE id IN ( \
+                 SELECT id FROM ( \
+                     SELECT id, due, \
+                         row_number() OVER (PARTITION BY owner ORDER BY due, id) AS turn \
+                     FROM (SELECT id, owner, \
+                               coalesce(last_checked_at + make_interval(secs => $3), \
+                                        created_at + make_interval(secs => $2)) AS due \
+                           FROM uploads \
+                           WHERE status = 'pending' AND expires_at > now() \
+                             AND created_at < now() - make_interval(secs => $2) \
+                             AND (last_checked_at IS NULL \
+                                  OR last_checked_at < now() - make_interval(secs => $3)) \
+                          ) candidates \
+                 ) ranked ORDER BY turn, due LIMIT $1) \
+             FOR UPDATE SKIP LOCKED) \
+         RETURNING {COLUMNS}"
+    );
+    let rows = db
+        .query(
+            &cached(db, &sql).await?,
+            &[&limit, &min_age_secs, &recheck_secs],
+        )
+        .await?;
+    rows.iter().map(from_row).collect()
 }
 
 /// Claims up to `limit` pending uploads past their expiry (not claimed in the last

@@ -59,3 +59,54 @@ async fn the_reconciler_confirms_an_upload_whose_event_never_came() {
     let listing: Value = app.get_upload(id).await.json().await.unwrap();
     assert_eq!(listing["status"], "processing");
 }
+
+#[tokio::test]
+async fn a_flood_of_one_owners_overdue_intents_does_not_hold_back_another_owners_upload() {
+    let app = spawn_app_with(&[
+        "--reconcile-after=0",
+        "--sweep-interval=1",
+        "--sweep-batch=5",
+        "--reconcile-rate=50",
+    ])
+    .await;
+    // Forty intents of one owner, older (so more overdue) than anything else, never uploaded.
+    let flooder = app.token_for("flood@example.com");
+    for _ in 0..40 {
+        let response = app
+            .create_upload_as(
+                &flooder,
+                &serde_json::json!({"filename": "junk.mp4", "size": 1000,
+                                    "content_type": "video/mp4", "title": "junk"}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    app.db
+        .execute(
+            "UPDATE uploads SET created_at = now() - interval '1 hour' WHERE owner = 'flood@example.com'",
+            &[],
+        )
+        .await
+        .unwrap();
+    // Another owner's upload whose event was lost.
+    let data = payload(3000, 42);
+    let upload = app.declare(data.len()).await;
+    let id = upload["id"].as_str().unwrap();
+    app.put_part(&upload["parts"][0], data).await;
+
+    app.wait_for_status(id, &["uploaded", "processing"]).await;
+    // Checked while most of the flood still waited its turn: it came first, not last.
+    let unchecked: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM uploads WHERE owner = 'flood@example.com' AND last_checked_at IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        unchecked >= 25,
+        "only {unchecked} of the flood's 40 were left unchecked"
+    );
+}
