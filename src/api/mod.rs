@@ -1,5 +1,6 @@
 //! The HTTP API: one module per resource, combined into one OpenAPI service.
 
+mod allow;
 mod body_limit;
 pub mod error;
 pub mod event_view;
@@ -116,6 +117,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .around(metrics::observe)
         .data(state)
         .catch_all_error(error::render_error)
+        .around(allow::advertise)
         .around(request_log::log)
 }
 

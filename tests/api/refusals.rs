@@ -232,3 +232,36 @@ async fn bodies_over_a_megabyte_are_refused_before_anything_is_read() {
         .unwrap();
     assert_error(chunked, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
 }
+
+#[tokio::test]
+async fn a_method_a_path_does_not_take_gets_405_with_the_ones_it_does() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        ("TRACE", "/api/uploads".to_owned(), "GET, HEAD, POST"),
+        (
+            "PUT",
+            format!("/api/uploads/{}", uuid::Uuid::now_v7()),
+            "DELETE, GET, HEAD",
+        ),
+        ("POST", "/healthz".to_owned(), "GET, HEAD"),
+        ("DELETE", "/api/uploads/events".to_owned(), "GET, HEAD"),
+    ] {
+        let response = app
+            .http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url(&path),
+            )
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+        assert_error(
+            response,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+        )
+        .await;
+    }
+}
