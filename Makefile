@@ -23,7 +23,7 @@ TEST_ENV := \
 	UC_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f \
 	UC_TEST_WEBHOOK_LISTEN=127.0.0.1:18080
 
-.PHONY: help run test stack test-stack stop status deps require-cargo bench k6-smoke
+.PHONY: help run test stack test-stack stop status deps require-cargo bench bench-peer k6-smoke
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-11s %s\n", $$1, $$2 }'
@@ -36,6 +36,9 @@ test: require-cargo test-stack web sdk ## Start the test stack, then run every t
 
 bench: require-cargo ## Release build + run stack + k6 scenarios -> bench/REPORT.md (~10 min)
 	scripts/bench.sh
+
+bench-peer: require-cargo ## Ours vs @uppy/companion 6.2.2, same k6 script -> bench/PEER.md, REPORT.md (~3 min)
+	scripts/bench-peer.sh
 
 k6-smoke: require-cargo test-stack ## The k6 smoke (k6/smoke.js) against a fresh service, as `make test` runs it
 	$(TEST_ENV) cargo test --test k6_smoke -- --nocapture

@@ -675,6 +675,12 @@ if api:
 with open(report_path, "w") as f:
     f.write("\n".join(lines).rstrip() + "\n")
 PY
+  # The latest `make bench-peer` figures stay in the report (between its markers).
+  if [[ -f $ROOT/bench/PEER.md ]]; then
+    printf '\n<!-- bench-peer -->\n' >>"$BENCH_REPORT"
+    cat "$ROOT/bench/PEER.md" >>"$BENCH_REPORT"
+    printf '<!-- /bench-peer -->\n' >>"$BENCH_REPORT"
+  fi
   # What was tuned, and what it bought, is written by hand next to the generated figures.
   if [[ -f $ROOT/bench/TUNING.md ]]; then
     printf '\n' >>"$BENCH_REPORT"
@@ -683,4 +689,7 @@ PY
   log "done: ${BENCH_REPORT#"$ROOT"/}"
 }
 
-main "$@"
+# Run unless sourced (scripts/bench-peer.sh reuses the steps above).
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi

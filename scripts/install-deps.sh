@@ -121,6 +121,14 @@ install_standardwebhooks() {
   pip_install "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
 }
 
+# tests/conformance.rs checks the server against openapi/openapi.json with schemathesis.
+SCHEMATHESIS_VERSION=4.32.5
+
+install_schemathesis() {
+  python3 -c 'import schemathesis' >/dev/null 2>&1 && return 0
+  pip_install "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
 # The browser test drives Debian's Chromium; the demo page is built with Node.js and npm
 # (Vite needs Node.js 20.19 or newer).
 install_chromium() {
@@ -141,6 +149,7 @@ install_deps() {
   install_celery
   install_check_jsonschema
   install_standardwebhooks
+  install_schemathesis
   install_chromium
 }
 

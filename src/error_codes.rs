@@ -2,8 +2,10 @@
 //! error body. A code, once published, keeps its meaning; a test checks they are unique and
 //! kebab-case.
 
+pub const CHECKSUM_ALGORITHM_MISMATCH: &str = "checksum-algorithm-mismatch";
 pub const CHECKSUM_CONFLICT: &str = "checksum-conflict";
 pub const CHECKSUM_MISMATCH: &str = "checksum-mismatch";
+pub const CHECKSUMS_NOT_DECLARED: &str = "checksums-not-declared";
 pub const CHECKSUMS_REQUIRED: &str = "checksums-required";
 pub const CREATE_RATE_EXCEEDED: &str = "create-rate-exceeded";
 pub const DEV_TOKEN_UNAVAILABLE: &str = "dev-token-unavailable";
@@ -52,6 +54,8 @@ pub const TOO_MANY_STREAMS: &str = "too-many-streams";
 pub const UNSUPPORTED_CONTENT_TYPE: &str = "unsupported-content-type";
 pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported-media-type";
 pub const UPLOAD_GONE: &str = "upload-gone";
+pub const PART_CHECKSUM_MISSING: &str = "part-checksum-missing";
+pub const PART_OUTSIDE_PLAN: &str = "part-outside-plan";
 pub const UPLOAD_NOT_FOUND: &str = "upload-not-found";
 pub const UPLOAD_NOT_UPLOADED: &str = "upload-not-uploaded";
 pub const UPLOAD_NOT_PENDING: &str = "upload-not-pending";
@@ -65,7 +69,11 @@ pub const ALL: &[&str] = &[
     IDEMPOTENCY_KEY_IN_PROGRESS,
     IDEMPOTENCY_KEY_REUSED,
     INVALID_IDEMPOTENCY_KEY,
+    CHECKSUM_ALGORITHM_MISMATCH,
     CHECKSUM_CONFLICT,
+    CHECKSUMS_NOT_DECLARED,
+    PART_CHECKSUM_MISSING,
+    PART_OUTSIDE_PLAN,
     CHECKSUM_MISMATCH,
     CHECKSUMS_REQUIRED,
     CREATE_RATE_EXCEEDED,

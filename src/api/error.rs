@@ -140,6 +140,10 @@ impl From<UploadError> for ApiError {
             | UploadError::ChecksumMismatch(_)
             | UploadError::ObjectMissing
             | UploadError::NotUploaded
+            | UploadError::PartsOutsidePlan { .. }
+            | UploadError::ChecksumsNotDeclared
+            | UploadError::PartChecksumMissing { .. }
+            | UploadError::ChecksumAlgorithmMismatch(_)
             | UploadError::Gone(_) => Self::Conflict(body()),
             UploadError::Storage(cause) => {
                 tracing::error!(error = %cause_chain(cause), "storage request failed");

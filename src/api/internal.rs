@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::error::ApiError;
 use super::events::constant_time_eq;
+use super::json_string::JsonString;
 use super::models::UploadView;
 use super::operation_errors::ReportErrors;
 use crate::auth::AuthError;
@@ -45,10 +46,11 @@ pub enum ResultStatus {
 #[derive(Object, Debug)]
 pub struct ProcessingReport {
     pub status: ResultStatus,
-    /// Where the processed output is (when `processed`).
-    pub output_location: Option<String>,
+    /// Where the processed output is (when `processed`). A NUL character, which PostgreSQL
+    /// cannot keep, is stored as U+FFFD, here and in `error`.
+    pub output_location: Option<JsonString>,
     /// What went wrong (when `failed`).
-    pub error: Option<String>,
+    pub error: Option<JsonString>,
 }
 
 pub struct InternalApi;
@@ -72,12 +74,13 @@ impl InternalApi {
     ) -> Result<Json<UploadView>, ReportErrors> {
         let result = match body.0.status {
             ResultStatus::Processed => ProcessingResult::Processed {
-                output_location: body.0.output_location,
+                output_location: body.0.output_location.map(JsonString::into_inner),
             },
             ResultStatus::Failed => ProcessingResult::Failed {
                 error: body
                     .0
                     .error
+                    .map(JsonString::into_inner)
                     .unwrap_or_else(|| "the worker reported a failure".into()),
             },
         };

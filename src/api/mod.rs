@@ -2,12 +2,14 @@
 
 mod allow;
 mod body_limit;
+pub mod contract;
 pub mod error;
 pub mod event_view;
 mod events;
 mod health;
 mod internal;
 mod internal_webhooks;
+mod json_string;
 mod metrics;
 pub mod models;
 mod operation_errors;
@@ -76,19 +78,38 @@ fn service() -> OpenApiService<Apis, ()> {
     )
 }
 
-/// The OpenAPI document, as committed under `openapi/`.
-pub fn openapi_json() -> String {
+/// The document poem derives from the operations and types.
+fn poem_spec() -> String {
     service().spec()
+}
+
+/// The OpenAPI document with the default settings, as committed under `openapi/`.
+pub fn openapi_json() -> String {
+    contract::complete(&poem_spec(), &contract::Limits::defaults())
+}
+
+/// The document this server serves (stating its own settings), and Swagger UI showing it.
+fn documentation(state: &AppState) -> (impl Endpoint + use<>, impl Endpoint + use<>) {
+    let service = service();
+    let derived = service.spec();
+    let document = contract::complete(&derived, &contract::Limits::of(state.uploads.policy()));
+    // Swagger UI embeds the document it is built with: show the completed one.
+    let ui = service.swagger_ui_html().replacen(&derived, &document, 1);
+    let json = poem::endpoint::make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(document.clone())
+    });
+    let html = poem::endpoint::make_sync(move |_| poem::web::Html(ui.clone()));
+    (json, html)
 }
 
 /// Every route, with the state installed and errors rendered uniformly.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
-    let service = service();
-    let spec = service.spec_endpoint();
-    let docs = service.swagger_ui();
+    let (spec, docs) = documentation(&state);
     let mut api = uppy::bearer_routes(Route::new())
         .at("/openapi.json", spec)
-        .nest("/docs", docs);
+        .at("/docs", docs);
     if !state.separate_metrics_listener {
         api = api.at("/metrics", metrics::scrape);
     }
@@ -102,7 +123,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     // refusal (a 413 included).
     let cors = cors(&state.web.cors_origins);
     let api = api
-        .nest("/", service)
+        .nest("/", service())
         .around(body_limit::bounded_body)
         .catch_all_error(error::render_error)
         .with_if(cors.is_some(), cors.unwrap_or_default());

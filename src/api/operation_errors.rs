@@ -84,8 +84,8 @@ operation_errors!(
     UploadActionErrors {
         BadRequest = 400: "A malformed id or body.",
         NotFound = 404: "No such upload among the caller's.",
-        Conflict = 409: "The upload's state does not allow it: not pending, parts missing or refused, object not there yet.",
-        Unprocessable = 422: "Part numbers outside the plan, or too many at once.",
+        Conflict = 409: "The upload does not allow it: not pending, parts missing or refused, object not there yet; part numbers beyond its plan (`part-outside-plan`); a part whose checksum is not known yet (`part-checksum-missing`), checksums for an upload declared without them (`checksums-not-declared`) or of another algorithm's length (`checksum-algorithm-mismatch`).",
+        Unprocessable = 422: "Part numbers no upload has (1 to 10,000), too many at once, or a malformed checksum.",
         Unavailable = 503: "Storage could not be reached; retry later.",
     }
 );

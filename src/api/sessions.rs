@@ -13,6 +13,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::ApiTags;
 use super::error::{ApiError, ErrorBody};
+use super::json_string::JsonString;
 use super::operation_errors::{DevTokenErrors, RevokeSessionErrors, SessionErrors};
 use super::security::BearerAuth;
 use super::uppy::SESSION_COOKIE;
@@ -37,7 +38,7 @@ pub struct NewSession {
     /// The browser origin allowed to use the session (`https://app.example`), `*` for any.
     /// Defaults to this request's `Origin`, else any. The session's routes answer CORS for it.
     #[oai(validator(max_length = 300))]
-    pub origin: Option<String>,
+    pub origin: Option<JsonString>,
     /// At most this many uploads through the session (default: no cap).
     #[oai(validator(minimum(value = "1"), maximum(value = "100000")))]
     pub max_uploads: Option<u32>,
@@ -75,7 +76,7 @@ pub enum SessionRevoked {
 #[derive(Object, Debug)]
 pub struct DevTokenRequest {
     /// Who the token is for (the platform puts the user's email here).
-    pub sub: String,
+    pub sub: JsonString,
 }
 
 #[derive(Object, Debug)]
@@ -144,7 +145,7 @@ impl SessionsApi {
             SmallFiles::Post => SmallFileMethod::Post,
             SmallFiles::Put => SmallFileMethod::Put,
         };
-        let origin = session_origin(asked.origin.as_deref(), req)?;
+        let origin = session_origin(asked.origin.as_ref().map(AsRef::as_ref), req)?;
         let minted = state
             .sessions
             .mint(SessionRequest {
@@ -221,13 +222,12 @@ impl SessionsApi {
                 "dev tokens are only handed out in development mode with the demo page on",
             )));
         }
-        let sub = body.0.sub.trim();
-        if sub.is_empty() || sub.len() > 200 || sub.chars().any(char::is_control) {
+        let Some(sub) = crate::domain::text::SUBJECT.check(body.0.sub.as_ref()) else {
             return Err(DevTokenErrors::Unprocessable(ErrorBody::new(
                 codes::INVALID_SUB,
-                "sub must be 1 to 200 characters",
+                "sub must be 1 to 200 characters, not all spaces, without control characters",
             )));
-        }
+        };
         let token = state.auth.issue(sub, 1, DEV_TOKEN_TTL).map_err(|err| {
             DevTokenErrors::Unprocessable(ErrorBody::new(
                 codes::DEV_TOKEN_UNAVAILABLE,

@@ -108,12 +108,11 @@ impl StatusStreamApi {
 /// A refused stream may try again this much later.
 const STREAM_RETRY_AFTER_SECS: u64 = 30;
 
+/// 1 to 18 decimal digits, as the stream writes ids (and the document's pattern says).
 fn parse_event_id(value: &str) -> Result<i64, ApiError> {
-    value
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id >= 0)
+    Some(value)
+        .filter(|v| (1..=18).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse::<i64>().ok())
         .ok_or_else(|| {
             ApiError::BadRequest(ErrorBody::new(
                 codes::INVALID_EVENT_ID,

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::error::ErrorBody;
+use super::json_string::JsonString;
 use super::models::{ChecksumAlgorithmView, PartUrlView, StatusView, StoredPartView, UploadView};
 use super::operation_errors::{CreateErrors, DownloadErrors, ReadErrors, UploadActionErrors};
 use super::security::BearerAuth;
@@ -24,14 +25,15 @@ use crate::uploads::{Declaration, DeclaredChecksums, PageRequest, PlanChoice};
 #[derive(Object, Debug)]
 pub struct CreateUploadRequest {
     /// Original file name, as the user chose it (1-255 bytes, no path).
-    pub filename: String,
+    pub filename: JsonString,
     /// Exact size in bytes.
     pub size: i64,
     /// Media type of the file; must be in the service's allow-list (`video/*` by default).
-    pub content_type: String,
+    pub content_type: JsonString,
     /// Title shown on the platform (1-200 characters).
-    pub title: String,
-    /// Free-form JSON object kept with the upload (8 KiB at most).
+    pub title: JsonString,
+    /// Free-form JSON object kept with the upload (8 KiB at most; a NUL character, which
+    /// PostgreSQL cannot keep, is stored as U+FFFD).
     pub metadata: Option<BTreeMap<String, Value>>,
     /// Part size chosen by the client (5 MiB to 5 GiB, at most 10,000 parts), so it can hash
     /// its parts before asking; one PUT when a part holds the whole file.
@@ -40,9 +42,9 @@ pub struct CreateUploadRequest {
     pub checksum_algorithm: Option<ChecksumAlgorithmView>,
     /// Base64 checksums of the first parts, in order (for a single PUT, the file's). Parts
     /// without one get their URL once their checksum is given to `POST .../parts`.
-    pub part_checksums: Option<Vec<String>>,
+    pub part_checksums: Option<Vec<JsonString>>,
     /// The whole file's SHA-256, base64: kept and passed on to the worker.
-    pub sha256: Option<String>,
+    pub sha256: Option<JsonString>,
 }
 
 /// A part and its checksum, for clients that hash as they go.
@@ -50,7 +52,7 @@ pub struct CreateUploadRequest {
 pub struct PartWithChecksum {
     pub part_number: u32,
     /// Base64 digest of the part's bytes, of the upload's algorithm.
-    pub checksum: String,
+    pub checksum: JsonString,
 }
 
 #[derive(Object, Debug)]
@@ -76,7 +78,7 @@ pub struct StoredParts {
 pub struct CompletedPart {
     pub part_number: u32,
     /// The ETag storage returned for the part's PUT.
-    pub etag: String,
+    pub etag: JsonString,
 }
 
 #[derive(Object, Debug)]
@@ -163,17 +165,22 @@ impl UploadsApi {
             .part_size
             .map_or(PlanChoice::Auto, PlanChoice::ChosenPartSize);
         let declaration = Declaration {
-            filename: body.filename,
+            filename: body.filename.into_inner(),
             size: body.size,
-            content_type: body.content_type,
-            title: body.title,
+            content_type: body.content_type.into_inner(),
+            title: body.title.into_inner(),
             metadata: body
                 .metadata
                 .map(|map| Value::Object(map.into_iter().collect())),
             checksums: DeclaredChecksums {
                 algorithm: body.checksum_algorithm.map(Into::into),
-                parts: body.part_checksums.unwrap_or_default(),
-                sha256: body.sha256,
+                parts: body
+                    .part_checksums
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(JsonString::into_inner)
+                    .collect(),
+                sha256: body.sha256.map(JsonString::into_inner),
             },
         };
         let (created, replayed) = match idempotency_key(req)? {
@@ -302,7 +309,7 @@ impl UploadsApi {
             } => {
                 let given = parts
                     .into_iter()
-                    .map(|p| (p.part_number, p.checksum))
+                    .map(|p| (p.part_number, p.checksum.into_inner()))
                     .collect();
                 uploads
                     .sign_parts_with_checksums(&auth.0, id.0, given)
@@ -361,10 +368,12 @@ impl UploadsApi {
         body: Json<Option<CompleteUploadRequest>>,
     ) -> Result<Json<UploadView>, UploadActionErrors> {
         let received_at = chrono::Utc::now();
-        let parts = body
-            .0
-            .and_then(|b| b.parts)
-            .map(|parts| parts.into_iter().map(|p| (p.part_number, p.etag)).collect());
+        let parts = body.0.and_then(|b| b.parts).map(|parts| {
+            parts
+                .into_iter()
+                .map(|p| (p.part_number, p.etag.into_inner()))
+                .collect()
+        });
         let completed = state
             .uploads
             .complete(&auth.0, id.0, parts, received_at)

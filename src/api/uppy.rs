@@ -19,7 +19,7 @@ pub use super::uppy_caller::{SESSION_COOKIE, origin_not_allowed, request_origin}
 use crate::auth::{Owner, SmallFileMethod, UploadSession};
 use crate::domain::{InvalidInput, Upload};
 use crate::state::AppState;
-use crate::uploads::{CreatedUpload, Declaration, DeclaredChecksums, PlanChoice, UploadError};
+use crate::uploads::{Declaration, DeclaredChecksums, PlanChoice, UploadError};
 
 /// The endpoints for bearer tokens and the session cookie, under `/s3`.
 pub fn bearer_routes(route: Route) -> Route {
@@ -58,17 +58,18 @@ pub(super) fn fail(err: impl Into<ApiError>) -> poem::Error {
     err.into().into()
 }
 
-/// Creates an upload counted against the session's cap (given back if creation fails).
+/// Creates an upload counted against the session's cap (given back if creation fails). No
+/// part URL is signed: Uppy asks for each one when it uploads the part.
 async fn create_in_session(
     state: &AppState,
     session: &UploadSession,
     declaration: Declaration,
     choice: PlanChoice,
-) -> Result<CreatedUpload, poem::Error> {
+) -> Result<Upload, poem::Error> {
     state.sessions.count_upload(session).await.map_err(fail)?;
     let created = state
         .uploads
-        .create(&session.owner, declaration, choice)
+        .create_unsigned(&session.owner, declaration, choice)
         .await;
     if created.is_err() {
         state.sessions.uncount_upload(session).await;
@@ -131,9 +132,7 @@ async fn create_multipart(
     let choice = PlanChoice::Multipart {
         part_size: state.web.uppy_part_size,
     };
-    let upload = create_in_session(&state, &session, declaration, choice)
-        .await?
-        .upload;
+    let upload = create_in_session(&state, &session, declaration, choice).await?;
     Ok(Json(json!({
         "key": upload.key,
         "uploadId": upload.storage_upload_id,
@@ -184,13 +183,13 @@ impl<'a> FromRequest<'a> for Target {
 
 #[handler]
 async fn sign_part(
-    Target { owner, upload }: Target,
+    Target { upload, .. }: Target,
     state: Data<&Arc<AppState>>,
     Path(PartPath { part_number }): Path<PartPath>,
 ) -> UppyResult<Value> {
     let uploads = &state.uploads;
     let signed = uploads
-        .sign_parts(&owner, upload.id, &[part_number])
+        .sign_parts_of(&upload, &[part_number])
         .await
         .map_err(fail)?;
     let part = signed
@@ -286,8 +285,7 @@ async fn params(
     let content_type = query.get("type").cloned().unwrap_or_default();
     let declaration = declaration(filename, content_type, metadata).map_err(fail)?;
     let uploads = &state.uploads;
-    let created = create_in_session(&state, &session, declaration, PlanChoice::Single).await?;
-    let upload = created.upload;
+    let upload = create_in_session(&state, &session, declaration, PlanChoice::Single).await?;
     let ttl = uploads.url_lifetime();
     match session.method {
         SmallFileMethod::Post => {
@@ -305,8 +303,10 @@ async fn params(
             })))
         }
         SmallFileMethod::Put => {
-            let part = created
-                .parts
+            let part = uploads
+                .sign_parts_of(&upload, &[1])
+                .await
+                .map_err(fail)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| fail(UploadError::NotFound))?;

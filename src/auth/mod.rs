@@ -6,7 +6,7 @@ mod session_registry;
 mod sessions;
 
 pub use session_registry::{
-    MintedSession, SessionError, SessionRegistry, SessionRequest, parse_origin,
+    MintedSession, ORIGIN_PATTERN, SessionError, SessionRegistry, SessionRequest, parse_origin,
 };
 pub use sessions::{SessionTokens, SmallFileMethod, UploadSession, derive_secret};
 

@@ -64,6 +64,7 @@ impl SessionRegistry {
             owner: request.owner,
             method: request.method,
             origin: request.origin,
+            upload_cap: request.max_uploads.map(|max| max as i32),
         };
         let expires_at = self.tokens.expiry();
         let client = db::client(&self.db).await?;
@@ -108,12 +109,16 @@ impl SessionRegistry {
             owner: Owner::new(stored.owner),
             method: claimed.method,
             origin: stored.origin,
+            upload_cap: stored.max_uploads,
         })
     }
 
     /// Counts one upload against the session's cap; callers without a session are not capped.
+    /// An uncapped session needs no count: [`Self::check`] has just found it active.
     pub async fn count_upload(&self, session: &UploadSession) -> Result<(), SessionError> {
-        let Some(id) = session.id else { return Ok(()) };
+        let Some(id) = session.id.filter(|_| session.upload_cap.is_some()) else {
+            return Ok(());
+        };
         let client = db::client(&self.db).await?;
         if db::sessions::count_upload(&client, id).await? {
             Ok(())
@@ -124,7 +129,9 @@ impl SessionRegistry {
 
     /// Gives back a counted upload that was not made after all.
     pub async fn uncount_upload(&self, session: &UploadSession) {
-        let Some(id) = session.id else { return };
+        let Some(id) = session.id.filter(|_| session.upload_cap.is_some()) else {
+            return;
+        };
         let result = match self.db.get().await {
             Ok(client) => db::sessions::uncount_upload(&client, id).await,
             Err(err) => Err(err.into()),
@@ -154,7 +161,6 @@ impl SessionRegistry {
 /// A browser origin as `Origin` headers carry it (`scheme://host[:port]`, lowercase), or
 /// `None` for `*` (any origin). `Err` names what is wrong.
 pub fn parse_origin(value: &str) -> Result<Option<String>, String> {
-    let value = value.trim();
     if value == "*" {
         return Ok(None);
     }
@@ -175,9 +181,36 @@ pub fn parse_origin(value: &str) -> Result<Option<String>, String> {
     Ok(Some(format!("{scheme}://{}", rest.to_ascii_lowercase())))
 }
 
+/// What [`parse_origin`] accepts, as an ECMA-262 pattern for the OpenAPI document.
+pub const ORIGIN_PATTERN: &str = r"^(\*|[hH][tT][tT][pP][sS]?://[A-Za-z0-9.:\[\]\-]{1,253})$";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_origin_pattern_describes_the_parser() {
+        let pattern = regex_lite::Regex::new(ORIGIN_PATTERN).unwrap();
+        for sample in [
+            "*",
+            "https://App.Example:8443",
+            "http://[::1]:5173",
+            "HTTPS://a",
+            " *",
+            "https://",
+            "ftp://a",
+            "https://a/b",
+            "null",
+            "https://a b",
+            "**",
+        ] {
+            assert_eq!(
+                pattern.is_match(sample),
+                parse_origin(sample).is_ok(),
+                "{sample:?}"
+            );
+        }
+    }
 
     #[test]
     fn origins_are_scheme_host_and_port() {

@@ -168,9 +168,12 @@ pub enum Lookup<'a> {
         bucket: &'a str,
         key: &'a str,
     },
-    /// The owner's multipart upload with this storage upload id (Uppy names uploads so).
+    /// The owner's multipart upload with this key and storage upload id (Uppy names uploads
+    /// so): found through the key's unique index, however many uploads the owner has.
     StorageUploadId {
         owner: &'a str,
+        bucket: &'a str,
+        key: &'a str,
         upload_id: &'a str,
     },
 }
@@ -181,9 +184,14 @@ pub async fn find(db: &impl GenericClient, lookup: Lookup<'_>) -> Result<Option<
         Lookup::Id(id) => ("id = $1", vec![id]),
         Lookup::Owned { id, owner } => ("id = $1 AND owner = $2", vec![id, owner]),
         Lookup::Object { bucket, key } => ("bucket = $1 AND key = $2", vec![bucket, key]),
-        Lookup::StorageUploadId { owner, upload_id } => (
-            "owner = $1 AND storage_upload_id = $2",
-            vec![owner, upload_id],
+        Lookup::StorageUploadId {
+            owner,
+            bucket,
+            key,
+            upload_id,
+        } => (
+            "bucket = $1 AND key = $2 AND owner = $3 AND storage_upload_id = $4",
+            vec![bucket, key, owner, upload_id],
         ),
     };
     let sql = format!("SELECT {COLUMNS} FROM uploads WHERE {condition}");

@@ -50,9 +50,8 @@ impl ChecksumAlgorithm {
         }
     }
 
-    /// A base64 digest of this algorithm's length, as given (trimmed).
+    /// A base64 digest of this algorithm's length, as given.
     pub fn parse_digest(self, value: &str) -> Result<String, InvalidInput> {
-        let value = value.trim();
         let decoded = STANDARD.decode(value).map_err(|_| InvalidInput::Checksum {
             reason: format!("{value:?} is not base64"),
         })?;
@@ -98,9 +97,49 @@ impl Checksums {
     }
 }
 
+impl ChecksumAlgorithm {
+    /// The digests [`Self::parse_digest`] accepts, as an ECMA-262 pattern: canonical padded
+    /// base64 of the digest's length (the last character carries no stray bits).
+    pub fn digest_pattern(self) -> String {
+        let len = self.digest_len();
+        let any = "[A-Za-z0-9+/]";
+        let tail = match len % 3 {
+            1 => format!("{any}[AQgw]=="),
+            2 => format!("{any}{{2}}[AEIMQUYcgkosw048]="),
+            _ => String::new(),
+        };
+        format!("^{any}{{{}}}{tail}$", len / 3 * 4)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_digest_pattern_describes_the_parser() {
+        for algorithm in ChecksumAlgorithm::ALL {
+            let pattern = regex_lite::Regex::new(&algorithm.digest_pattern()).unwrap();
+            let good = STANDARD.encode(vec![0xA5u8; algorithm.digest_len()]);
+            let mut stray_bits = good.clone().into_bytes();
+            let last = stray_bits.iter().rposition(|b| *b != b'=').unwrap();
+            stray_bits[last] = b'B';
+            let stray_bits = String::from_utf8(stray_bits).unwrap();
+            for sample in [
+                good.clone(),
+                stray_bits,
+                format!(" {good}"),
+                good.trim_end_matches('=').to_owned(),
+                STANDARD.encode([1u8; 20]),
+            ] {
+                assert_eq!(
+                    pattern.is_match(&sample),
+                    algorithm.parse_digest(&sample).is_ok(),
+                    "{algorithm} {sample:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn digests_are_base64_of_the_algorithms_length() {

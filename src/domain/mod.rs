@@ -5,6 +5,7 @@ mod checksum;
 mod new_upload;
 mod part_plan;
 mod status;
+pub mod text;
 mod upload;
 
 pub use checksum::{ChecksumAlgorithm, Checksums};

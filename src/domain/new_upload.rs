@@ -3,14 +3,17 @@
 use crate::error_codes as codes;
 use serde_json::Value;
 
-const MAX_FILENAME_BYTES: usize = 255;
-const MAX_TITLE_CHARS: usize = 200;
+use super::text;
+
 const MAX_METADATA_BYTES: usize = 8 * 1024;
 
 /// Why a client's declaration was refused. Each variant has a stable code.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InvalidInput {
-    #[error("filename must be 1 to 255 bytes without control characters or path separators")]
+    #[error(
+        "filename must be 1 to 255 characters, without control characters or path separators, \
+         and more than dots and spaces"
+    )]
     Filename,
     #[error("title must be 1 to 200 characters without control characters")]
     Title,
@@ -54,16 +57,7 @@ pub struct Filename(String);
 
 impl Filename {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let name = raw.trim();
-        let bad_char = |c: char| c.is_control() || c == '/' || c == '\\';
-        if name.is_empty()
-            || name.len() > MAX_FILENAME_BYTES
-            || name.chars().any(bad_char)
-            || name == "."
-            || name == ".."
-        {
-            return Err(InvalidInput::Filename);
-        }
+        let name = text::FILENAME.check(raw).ok_or(InvalidInput::Filename)?;
         Ok(Self(name.to_owned()))
     }
 
@@ -100,13 +94,7 @@ pub struct Title(String);
 
 impl Title {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let title = raw.trim();
-        if title.is_empty()
-            || title.chars().count() > MAX_TITLE_CHARS
-            || title.chars().any(char::is_control)
-        {
-            return Err(InvalidInput::Title);
-        }
+        let title = text::TITLE.check(raw).ok_or(InvalidInput::Title)?;
         Ok(Self(title.to_owned()))
     }
 
@@ -139,13 +127,16 @@ impl UploadSize {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContentType(String);
 
+/// The characters of a media type's type and subtype (RFC 6838's restricted names).
+const MEDIA_TOKEN_CHARS: &str = "!#$&-^_.+";
+
 impl ContentType {
     pub fn parse(raw: &str, allowed: &[String]) -> Result<Self, InvalidInput> {
-        let value = raw.trim().to_ascii_lowercase();
+        let value = raw.to_ascii_lowercase();
         let is_token = |s: &str| {
             !s.is_empty()
                 && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+                    .all(|c| c.is_ascii_alphanumeric() || MEDIA_TOKEN_CHARS.contains(c))
         };
         match value.split_once('/') {
             Some((kind, sub)) if is_token(kind) && is_token(sub) => {}
@@ -170,6 +161,38 @@ impl ContentType {
         }
     }
 
+    /// The allow-list as an ECMA-262 pattern, for the OpenAPI document: what [`Self::parse`]
+    /// accepts, in any letter case.
+    pub fn pattern(allowed: &[String]) -> String {
+        let token = r"[A-Za-z0-9!#$&\-^_.+]+";
+        let literal = |text: &str| -> String {
+            text.chars()
+                .map(|c| match c {
+                    c if c.is_ascii_alphabetic() => {
+                        format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                    }
+                    '.' | '+' | '^' | '$' => format!("\\{c}"),
+                    c => c.to_string(),
+                })
+                .collect()
+        };
+        let alternatives: Vec<String> = allowed
+            .iter()
+            .map(|pattern| pattern.trim())
+            .filter(|pattern| !pattern.is_empty())
+            .map(|pattern| {
+                if pattern == "*/*" {
+                    format!("{token}/{token}")
+                } else if let Some(family) = pattern.strip_suffix("/*") {
+                    format!("{}/{token}", literal(family))
+                } else {
+                    literal(pattern)
+                }
+            })
+            .collect();
+        format!("^({})$", alternatives.join("|"))
+    }
+
     /// Whether a `Content-Type` reported by storage is this type (parameters and case ignored).
     pub fn same_as(&self, reported: &str) -> bool {
         let essence = reported.split(';').next().unwrap_or("").trim();
@@ -192,8 +215,10 @@ pub struct NewUpload {
 }
 
 impl NewUpload {
+    /// A JSON object of at most 8 KiB; NUL characters (which `jsonb` cannot keep) become
+    /// U+FFFD.
     pub fn parse_metadata(raw: Option<Value>) -> Result<Value, InvalidInput> {
-        let value = raw.unwrap_or_else(|| Value::Object(Default::default()));
+        let value = text::storable_json(raw.unwrap_or_else(|| Value::Object(Default::default())));
         if !value.is_object() || value.to_string().len() > MAX_METADATA_BYTES {
             return Err(InvalidInput::Metadata);
         }
@@ -212,7 +237,7 @@ mod tests {
     #[test]
     fn filenames_with_paths_or_control_characters_are_refused() {
         for bad in [
-            "", "   ", "../x.mp4", "a/b.mp4", "a\\b.mp4", "a\nb.mp4", "..",
+            "", "   ", "../x.mp4", "a/b.mp4", "a\\b.mp4", "a\nb.mp4", "..", "...",
         ] {
             assert_eq!(Filename::parse(bad), Err(InvalidInput::Filename), "{bad:?}");
         }
@@ -224,7 +249,7 @@ mod tests {
     fn key_safe_names_keep_only_plain_characters() {
         let name = Filename::parse("Mi jugada ñ (final)+1.mp4").unwrap();
         assert_eq!(name.key_safe(), "Mi_jugada____final__1.mp4");
-        assert_eq!(Filename::parse("...").unwrap().key_safe(), "file");
+        assert_eq!(Filename::parse("..clip").unwrap().key_safe(), "clip");
     }
 
     #[test]
@@ -258,6 +283,36 @@ mod tests {
         let exact = vec!["video/mp4".to_owned()];
         assert!(ContentType::parse("video/webm", &exact).is_err());
         assert!(ContentType::parse("video/mp4", &exact).is_ok());
+    }
+
+    #[test]
+    fn the_content_type_pattern_describes_the_allow_list() {
+        let lists = [
+            video_only(),
+            vec!["*/*".to_owned()],
+            vec!["video/mp4".to_owned(), "application/x.y+z".to_owned()],
+        ];
+        for allowed in lists {
+            let pattern = regex_lite::Regex::new(&ContentType::pattern(&allowed)).unwrap();
+            for sample in [
+                "video/mp4",
+                "VIDEO/Quicktime",
+                "video/",
+                "video",
+                " video/mp4",
+                "image/png",
+                "application/x.y+z",
+                "application/xay+z",
+                "video/mp4;x=y",
+                "a/b/c",
+            ] {
+                assert_eq!(
+                    pattern.is_match(sample),
+                    ContentType::parse(sample, &allowed).is_ok(),
+                    "{sample:?} against {allowed:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -55,12 +55,14 @@ impl PartPlan {
     /// The plan a client asks for by choosing its part size (to hash parts before asking): one
     /// PUT when a part holds the whole file, else parts of exactly that size.
     pub fn with_part_size(size: u64, part_size: u64) -> Result<Self, super::InvalidInput> {
+        // The range holds even when one PUT takes the file, so the document can state it.
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
+            return Err(super::InvalidInput::PartSize);
+        }
         if part_size >= size && size <= super::MAX_SINGLE_PUT_SIZE {
             return Ok(Self::single(size));
         }
-        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size)
-            || size.div_ceil(part_size) > MAX_PARTS
-        {
+        if size.div_ceil(part_size) > MAX_PARTS {
             return Err(super::InvalidInput::PartSize);
         }
         Ok(Self {

@@ -27,6 +27,21 @@ fn invalid(reason: impl Into<String>) -> UploadError {
     .into()
 }
 
+/// A digest for a part of an upload checked with `algorithm`. One that would be valid for
+/// another algorithm conflicts with the upload's declaration rather than being malformed.
+fn digest_of(algorithm: ChecksumAlgorithm, digest: &str) -> Result<String, UploadError> {
+    algorithm.parse_digest(digest).map_err(|invalid| {
+        let of_another = ChecksumAlgorithm::ALL
+            .iter()
+            .any(|other| other.parse_digest(digest).is_ok());
+        if of_another {
+            UploadError::ChecksumAlgorithmMismatch(algorithm)
+        } else {
+            invalid.into()
+        }
+    })
+}
+
 impl Uploads {
     pub(super) fn checked_checksums(
         &self,
@@ -81,11 +96,11 @@ impl Uploads {
         let algorithm = upload
             .checksums
             .algorithm
-            .ok_or_else(|| invalid("this upload was declared without a checksum_algorithm"))?;
+            .ok_or(UploadError::ChecksumsNotDeclared)?;
         let numbers = super::check_part_numbers(&upload, given.iter().map(|(n, _)| *n))?;
         let mut checked = Vec::with_capacity(given.len());
         for (number, digest) in given {
-            checked.push((number, algorithm.parse_digest(&digest)?));
+            checked.push((number, digest_of(algorithm, &digest)?));
         }
         let recorded = {
             let mut client = db::client(&self.db).await?;

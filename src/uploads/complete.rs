@@ -98,17 +98,7 @@ fn check_given_parts(
     plan: &PartPlan,
     given: Vec<(u32, String)>,
 ) -> Result<Vec<(u32, String)>, UploadError> {
-    let outside: Vec<u32> = given
-        .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| !plan.contains(*n))
-        .collect();
-    if !outside.is_empty() {
-        return Err(UploadError::InvalidPartNumbers {
-            numbers: outside,
-            part_count: plan.part_count,
-        });
-    }
+    super::check_in_plan(plan, given.iter().map(|(n, _)| *n))?;
     let mut parts = given;
     parts.sort_by_key(|(n, _)| *n);
     parts.dedup_by_key(|(n, _)| *n);
@@ -194,7 +184,7 @@ mod tests {
         ];
         assert!(matches!(
             check_given_parts(&plan(), given),
-            Err(UploadError::InvalidPartNumbers { .. })
+            Err(UploadError::PartsOutsidePlan { .. })
         ));
     }
 

@@ -11,8 +11,16 @@ pub enum UploadError {
     Invalid(#[from] InvalidInput),
     #[error("no such upload")]
     NotFound,
-    #[error("part numbers outside the plan of {part_count} parts: {numbers:?}")]
-    InvalidPartNumbers { numbers: Vec<u32>, part_count: u32 },
+    #[error("part numbers are 1 to {max}: {numbers:?}")]
+    InvalidPartNumbers { numbers: Vec<u32>, max: u32 },
+    #[error("part numbers outside this upload's plan of {part_count} parts: {numbers:?}")]
+    PartsOutsidePlan { numbers: Vec<u32>, part_count: u32 },
+    #[error("part {number} has no checksum yet: give it with the part (`parts`)")]
+    PartChecksumMissing { number: u32 },
+    #[error("this upload was declared without a checksum_algorithm")]
+    ChecksumsNotDeclared,
+    #[error("this upload's parts are checked with {0}, and this digest is not of its length")]
+    ChecksumAlgorithmMismatch(crate::domain::ChecksumAlgorithm),
     #[error("ask for 1 to {max} distinct part numbers at a time")]
     PartRequestSize { max: usize },
     #[error("the upload is {0}, not pending")]
@@ -71,6 +79,10 @@ impl UploadError {
             Self::Invalid(invalid) => invalid.code(),
             Self::NotFound => codes::UPLOAD_NOT_FOUND,
             Self::InvalidPartNumbers { .. } => codes::INVALID_PART_NUMBER,
+            Self::PartsOutsidePlan { .. } => codes::PART_OUTSIDE_PLAN,
+            Self::ChecksumsNotDeclared => codes::CHECKSUMS_NOT_DECLARED,
+            Self::PartChecksumMissing { .. } => codes::PART_CHECKSUM_MISSING,
+            Self::ChecksumAlgorithmMismatch(_) => codes::CHECKSUM_ALGORITHM_MISMATCH,
             Self::PartRequestSize { .. } => codes::INVALID_PART_REQUEST,
             Self::NotPending(_) => codes::UPLOAD_NOT_PENDING,
             Self::PartsMissing(_) => codes::PARTS_MISSING,

@@ -59,7 +59,16 @@ impl Uploads {
             drop(client);
             match claim {
                 Claim::Ours => {
-                    return match self.create_as(owner, declaration, choice, Some(key)).await {
+                    return match self
+                        .create_as(
+                            owner,
+                            declaration,
+                            choice,
+                            Some(key),
+                            super::FirstUrls::Signed,
+                        )
+                        .await
+                    {
                         Ok(created) => Ok(IdempotentCreate {
                             created,
                             replayed: false,

@@ -52,8 +52,17 @@ fn encode(upload: &Upload) -> String {
     )
 }
 
+/// Exactly what [`encode`] writes (the document's pattern for `cursor` says so too): digits,
+/// not whatever else `i64` and `Uuid` parsing would take.
 fn decode(cursor: &str) -> Result<ListCursor, UploadError> {
     let (micros, id) = cursor.split_once('.').ok_or(UploadError::InvalidCursor)?;
+    let plain = (1..=17).contains(&micros.len())
+        && micros.bytes().all(|b| b.is_ascii_digit())
+        && id.len() == 32
+        && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !plain {
+        return Err(UploadError::InvalidCursor);
+    }
     let micros: i64 = micros.parse().map_err(|_| UploadError::InvalidCursor)?;
     Ok(ListCursor {
         created_at: DateTime::<Utc>::from_timestamp_micros(micros)
@@ -137,8 +146,18 @@ mod tests {
             ".0190",
             "12.not-a-uuid",
             "99999999999999999999.0",
+            "+12.0123456789abcdef0123456789abcdef",
+            "12.01234567-89ab-cdef-0123-456789abcdef",
+            "12.0123456789ABCDEF0123456789ABCDEF",
+            "-12.0123456789abcdef0123456789abcdef",
         ] {
             assert!(decode(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "12.0123456789abcdef0123456789abcdef",
+            "99999999999999999.0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(decode(good).is_ok(), "{good:?}");
         }
     }
 }

@@ -25,7 +25,7 @@ pub use idempotency::{
     IdempotentCreate, KEY_LIFETIME as IDEMPOTENCY_KEY_LIFETIME,
     MAX_KEY_BYTES as IDEMPOTENCY_KEY_MAX_BYTES,
 };
-pub use listing::{Page, PageRequest, StorageProgress};
+pub use listing::{MAX_LIMIT, Page, PageRequest, StorageProgress};
 pub use operations::UploadStats;
 pub use quota::OverQuota;
 pub use results::ProcessingResult;
@@ -75,6 +75,13 @@ pub enum PlanChoice {
     Single,
 }
 
+/// Whether a create signs the first batch of part URLs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FirstUrls {
+    Signed,
+    None,
+}
+
 /// A presigned URL for one planned part.
 #[derive(Clone, Debug)]
 pub struct SignedPart {
@@ -100,6 +107,11 @@ pub struct Uploads {
 }
 
 impl Uploads {
+    /// What uploads are accepted and how they are planned.
+    pub fn policy(&self) -> &UploadPolicy {
+        &self.policy
+    }
+
     pub fn new(db: Pool, storage: Storage, policy: UploadPolicy, relay_wake: Arc<Notify>) -> Self {
         Self {
             db,
@@ -135,7 +147,22 @@ impl Uploads {
         declaration: Declaration,
         choice: PlanChoice,
     ) -> Result<CreatedUpload, UploadError> {
-        self.create_as(owner, declaration, choice, None).await
+        self.create_as(owner, declaration, choice, None, FirstUrls::Signed)
+            .await
+    }
+
+    /// `create`, signing no part URL: for clients that ask for each part's URL when they
+    /// upload it (Uppy), so the create does not sign up to a batch of URLs nobody reads.
+    pub async fn create_unsigned(
+        &self,
+        owner: &Owner,
+        declaration: Declaration,
+        choice: PlanChoice,
+    ) -> Result<Upload, UploadError> {
+        let created = self
+            .create_as(owner, declaration, choice, None, FirstUrls::None)
+            .await?;
+        Ok(created.upload)
     }
 
     /// `create`, naming the upload under the claimed `idempotency_key` in the transaction
@@ -146,6 +173,7 @@ impl Uploads {
         declaration: Declaration,
         choice: PlanChoice,
         idempotency_key: Option<&str>,
+        first_urls: FirstUrls,
     ) -> Result<CreatedUpload, UploadError> {
         let declared = declaration.checksums.clone();
         let new = self.parse(declaration)?;
@@ -218,7 +246,10 @@ impl Uploads {
             }
             return Err(err);
         }
-        let parts = self.sign(&upload, &self.first_batch(&upload)).await?;
+        let parts = match first_urls {
+            FirstUrls::Signed => self.sign(&upload, &self.first_batch(&upload)).await?,
+            FirstUrls::None => Vec::new(),
+        };
         tracing::info!(upload_id = %upload.id, owner = %owner, size = plan.size, parts = plan.part_count, "upload declared");
         Ok(CreatedUpload { upload, parts })
     }
@@ -233,12 +264,21 @@ impl Uploads {
     ) -> Result<(), UploadError> {
         let mut client = db::client(&self.db).await?;
         let tx = client.transaction().await.map_err(db::DbError::from)?;
-        db::quotas::lock_owner(&tx, &upload.owner).await?;
-        let usage = db::quotas::usage(&tx, &upload.owner).await?;
+        // Sent together (one round trip): PostgreSQL runs them in order, so the usage is read
+        // once the lock is held.
+        let (_, usage) = tokio::try_join!(
+            db::quotas::lock_owner(&tx, &upload.owner),
+            db::quotas::usage(&tx, &upload.owner)
+        )?;
         self.within_quota(&usage, upload.plan.size)?;
-        db::uploads::insert(&tx, upload).await?;
-        if let Some(key) = idempotency_key {
-            db::idempotency::attach(&tx, &upload.owner, key, upload.id).await?;
+        match idempotency_key {
+            Some(key) => {
+                tokio::try_join!(
+                    db::uploads::insert(&tx, upload),
+                    db::idempotency::attach(&tx, &upload.owner, key, upload.id)
+                )?;
+            }
+            None => db::uploads::insert(&tx, upload).await?,
         }
         tx.commit().await.map_err(db::DbError::from)?;
         Ok(())
@@ -288,11 +328,12 @@ impl Uploads {
             &client,
             Lookup::StorageUploadId {
                 owner: owner.as_str(),
+                bucket: self.storage.bucket(),
+                key,
                 upload_id: storage_upload_id,
             },
         )
         .await?
-        .filter(|upload| upload.key == key)
         .ok_or(UploadError::NotFound)
     }
 
@@ -312,14 +353,23 @@ impl Uploads {
         numbers: &[u32],
     ) -> Result<Vec<SignedPart>, UploadError> {
         let upload = self.get_pending(owner, id).await?;
-        let numbers = check_part_numbers(&upload, numbers.iter().copied())?;
-        if let Some(unknown) = numbers.iter().find(|n| !upload.checksums.can_sign(**n)) {
-            return Err(InvalidInput::Checksum {
-                reason: format!("part {unknown} has no checksum yet: give it with the part"),
-            }
-            .into());
+        self.sign_parts_of(&upload, numbers).await
+    }
+
+    /// [`Self::sign_parts`] for an upload already read (Uppy's routes look it up first).
+    pub async fn sign_parts_of(
+        &self,
+        upload: &Upload,
+        numbers: &[u32],
+    ) -> Result<Vec<SignedPart>, UploadError> {
+        if upload.status != UploadStatus::Pending {
+            return Err(UploadError::NotPending(upload.status));
         }
-        self.sign(&upload, &numbers).await
+        let numbers = check_part_numbers(upload, numbers.iter().copied())?;
+        if let Some(unknown) = numbers.iter().find(|n| !upload.checksums.can_sign(**n)) {
+            return Err(UploadError::PartChecksumMissing { number: *unknown });
+        }
+        self.sign(upload, &numbers).await
     }
 
     async fn sign(&self, upload: &Upload, numbers: &[u32]) -> Result<Vec<SignedPart>, UploadError> {
@@ -386,28 +436,44 @@ impl Uploads {
     }
 }
 
+/// Part numbers checked against S3's range, then against `plan`: a number no upload can
+/// have is invalid (422); one only this plan lacks conflicts with the upload (409).
+pub(super) fn check_in_plan(
+    plan: &crate::domain::PartPlan,
+    numbers: impl Iterator<Item = u32> + Clone,
+) -> Result<(), UploadError> {
+    let max = crate::domain::MAX_PARTS as u32;
+    let invalid: Vec<u32> = numbers.clone().filter(|n| !(1..=max).contains(n)).collect();
+    if !invalid.is_empty() {
+        return Err(UploadError::InvalidPartNumbers {
+            numbers: invalid,
+            max,
+        });
+    }
+    let outside: Vec<u32> = numbers.filter(|n| !plan.contains(*n)).collect();
+    if !outside.is_empty() {
+        return Err(UploadError::PartsOutsidePlan {
+            numbers: outside,
+            part_count: plan.part_count,
+        });
+    }
+    Ok(())
+}
+
 /// The distinct part numbers asked for, if there are 1 to `MAX_PARTS_PER_REQUEST` of them and
 /// all are in the upload's plan.
 fn check_part_numbers(
     upload: &Upload,
     numbers: impl Iterator<Item = u32>,
 ) -> Result<Vec<u32>, UploadError> {
-    let distinct: BTreeSet<u32> = numbers.collect();
-    if distinct.is_empty() || distinct.len() > MAX_PARTS_PER_REQUEST {
+    // Counted as sent, repeats included, as the document's maxItems counts them.
+    let numbers: Vec<u32> = numbers.collect();
+    if numbers.is_empty() || numbers.len() > MAX_PARTS_PER_REQUEST {
         return Err(UploadError::PartRequestSize {
             max: MAX_PARTS_PER_REQUEST,
         });
     }
-    let outside: Vec<u32> = distinct
-        .iter()
-        .copied()
-        .filter(|n| !upload.plan.contains(*n))
-        .collect();
-    if !outside.is_empty() {
-        return Err(UploadError::InvalidPartNumbers {
-            numbers: outside,
-            part_count: upload.plan.part_count,
-        });
-    }
+    check_in_plan(&upload.plan, numbers.iter().copied())?;
+    let distinct: BTreeSet<u32> = numbers.into_iter().collect();
     Ok(distinct.into_iter().collect())
 }

@@ -30,12 +30,26 @@ impl Uploads {
         result: ProcessingResult,
     ) -> Result<Upload, UploadError> {
         let client = db::client(&self.db).await?;
+        // PostgreSQL's text keeps no NUL: a worker's text is stored with U+FFFD in its place.
         let (output, error) = match &result {
-            ProcessingResult::Processed { output_location } => (output_location.as_deref(), None),
-            ProcessingResult::Failed { error } => (None, Some(error.as_str())),
+            ProcessingResult::Processed { output_location } => (
+                output_location
+                    .as_deref()
+                    .map(crate::domain::text::storable),
+                None,
+            ),
+            ProcessingResult::Failed { error } => {
+                (None, Some(crate::domain::text::storable(error)))
+            }
         };
-        if let Some(updated) =
-            db::uploads::record_result(&client, id, result.status(), output, error).await?
+        if let Some(updated) = db::uploads::record_result(
+            &client,
+            id,
+            result.status(),
+            output.as_deref(),
+            error.as_deref(),
+        )
+        .await?
         {
             tracing::info!(upload_id = %id, status = %updated.status, "processing result recorded");
             return Ok(updated);

@@ -159,12 +159,7 @@ async fn a_client_that_hashes_as_it_goes_gives_each_checksum_with_its_part() {
     let id = upload["id"].as_str().unwrap();
     assert_eq!(upload["parts"], json!([]), "no URL before its checksum");
     let unsigned = app.sign_parts(id, &[1]).await;
-    assert_error(
-        unsigned,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-checksum",
-    )
-    .await;
+    assert_error(unsigned, StatusCode::CONFLICT, "part-checksum-missing").await;
 
     let sign = |number: u32, checksum: String| {
         let url = app.url(&format!("/api/uploads/{id}/parts"));
@@ -188,6 +183,22 @@ async fn a_client_that_hashes_as_it_goes_gives_each_checksum_with_its_part() {
     );
     let conflict = sign(1, STANDARD.encode([0u8; 4])).await.unwrap();
     assert_error(conflict, StatusCode::CONFLICT, "checksum-conflict").await;
+    // A well-formed digest of another algorithm conflicts with this upload's declaration;
+    // one of no algorithm is malformed.
+    let sha256_digest = sign(2, STANDARD.encode([0u8; 32])).await.unwrap();
+    assert_error(
+        sha256_digest,
+        StatusCode::CONFLICT,
+        "checksum-algorithm-mismatch",
+    )
+    .await;
+    let malformed = sign(2, "AAAA".to_owned()).await.unwrap();
+    assert_error(
+        malformed,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-checksum",
+    )
+    .await;
     let put = app
         .put_part(&signed["parts"][0], data[..5 * MIB].to_vec())
         .await;
@@ -279,4 +290,27 @@ fn md5_of(bytes: &[u8]) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
         .collect()
+}
+
+#[tokio::test]
+async fn checksums_for_an_upload_declared_without_them_conflict_with_it() {
+    let app = spawn_app().await;
+    let upload: Value = declare(&app, declaration(20 * MIB, json!({})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = upload["id"].as_str().unwrap();
+    let before = app.fingerprint().await;
+    let body = json!({"parts": [{"part_number": 1, "checksum": STANDARD.encode([0u8; 4])}]});
+    let response = app
+        .http
+        .post(app.url(&format!("/api/uploads/{id}/parts")))
+        .bearer_auth(&app.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::CONFLICT, "checksums-not-declared").await;
+    assert_eq!(app.fingerprint().await, before, "nothing recorded");
 }

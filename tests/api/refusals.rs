@@ -98,11 +98,25 @@ async fn part_numbers_outside_the_plan_are_refused() {
     let upload = app.declare(20 * MIB).await; // three parts
     let id = upload["id"].as_str().unwrap();
     let before = app.fingerprint().await;
-    for numbers in [vec![0], vec![4], vec![2, 10_001]] {
+    // No upload has these numbers: the request is malformed.
+    for numbers in [vec![0], vec![2, 10_001]] {
         let body = assert_error(
             app.sign_parts(id, &numbers).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-part-number",
+        )
+        .await;
+        assert!(
+            body["message"].as_str().unwrap().contains("1 to 10000"),
+            "{body}"
+        );
+    }
+    // Valid numbers this upload's plan lacks: a conflict with the upload.
+    for numbers in [vec![4], vec![2, 9_999]] {
+        let body = assert_error(
+            app.sign_parts(id, &numbers).await,
+            StatusCode::CONFLICT,
+            "part-outside-plan",
         )
         .await;
         assert!(
@@ -119,8 +133,8 @@ async fn part_numbers_outside_the_plan_are_refused() {
     let single = app.declare(1000).await;
     assert_error(
         app.sign_parts(single["id"].as_str().unwrap(), &[2]).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-part-number",
+        StatusCode::CONFLICT,
+        "part-outside-plan",
     )
     .await;
     let after_single = app.fingerprint().await;
@@ -128,8 +142,8 @@ async fn part_numbers_outside_the_plan_are_refused() {
     let complete_given = json!({"parts": [{"part_number": 7, "etag": "x"}]});
     assert_error(
         app.complete(id, Some(&complete_given)).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-part-number",
+        StatusCode::CONFLICT,
+        "part-outside-plan",
     )
     .await;
     assert_eq!(app.fingerprint().await, after_single);
