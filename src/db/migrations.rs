@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "idempotency_keys",
         include_str!("../../migrations/0008_idempotency_keys.sql"),
     ),
+    (
+        9,
+        "pending_per_owner",
+        include_str!("../../migrations/0009_pending_per_owner.sql"),
+    ),
 ];
 
 /// Arbitrary constant shared by every replica ("ucmigrat").

@@ -1,5 +1,5 @@
 //! SQL for owner quotas: what an owner has pending and has declared lately, counted with
-//! index ranges (`uploads_owner_status_created`, `uploads_owner_created`).
+//! index ranges (`uploads_owner_pending`, `uploads_owner_created`).
 
 use deadpool_postgres::GenericClient;
 
