@@ -31,6 +31,7 @@ PEER_SEED_OWNER_UPLOADS=${PEER_SEED_OWNER_UPLOADS:-10000}
 PEER_REPORT=$ROOT/bench/PEER.md
 BENCH_OWNER=bench-owner@bench.example
 PEER_DIR=$ROOT/.stack/peer
+COMPANION_BUCKET=peer-bench
 WORK=$ROOT/.stack/bench-peer
 COMPANION_PID=
 
@@ -46,10 +47,13 @@ install_companion() {
 }
 
 # Companion's standalone server, bound to 127.0.0.1 (its own launcher listens on every
-# interface), pointed at the run stack's bucket under the `peer/` prefix.
+# interface), pointed at a bucket of its own on the run stack's SeaweedFS, so cleaning up after
+# it touches nothing else.
 start_companion() {
   port_open "$COMPANION_PORT" && die "127.0.0.1:$COMPANION_PORT is taken; set COMPANION_PORT"
   mkdir -p "$WORK/companion-data"
+  curl -s -o /dev/null --max-time 10 -X POST "$FILER_URL/buckets/$COMPANION_BUCKET/" ||
+    die "could not create the bucket $COMPANION_BUCKET on the filer"
   log "starting Companion $COMPANION_VERSION on 127.0.0.1:$COMPANION_PORT"
   (
     cd "$PEER_DIR"
@@ -61,7 +65,7 @@ start_companion() {
       COMPANION_DATADIR=$WORK/companion-data \
       COMPANION_UPLOAD_URLS=http://127.0.0.1:1/ COMPANION_CLIENT_ORIGINS=true \
       COMPANION_AWS_KEY=$UC_S3_ACCESS_KEY COMPANION_AWS_SECRET=$UC_S3_SECRET_KEY \
-      COMPANION_AWS_BUCKET=$UC_S3_BUCKET COMPANION_AWS_REGION=us-east-1 \
+      COMPANION_AWS_BUCKET=$COMPANION_BUCKET COMPANION_AWS_REGION=us-east-1 \
       COMPANION_AWS_ENDPOINT=$S3_ENDPOINT COMPANION_AWS_FORCE_PATH_STYLE=true \
       COMPANION_AWS_PREFIX=peer/ COMPANION_DIR=$PEER_DIR \
       exec node "$ROOT/scripts/companion-local.mjs"
@@ -148,26 +152,20 @@ cpu_weed=$(($(cpu_ticks_named weed) - before_weed))
 ENV
 }
 
-# Multipart uploads the runs started, ours and Companion's: their entries under the bucket's
-# .uploads folder made since the bench began.
+# What the runs left in storage: our pending uploads' multipart uploads (named by the bench
+# database, as clean_storage does) and Companion's whole bucket.
 clean_peer_uploads() {
-  local since=$1
-  curl -s --max-time 60 -H 'Accept: application/json' \
-    "$FILER_URL/buckets/$UC_S3_BUCKET/.uploads/?limit=1000000" |
-    python3 -c '
-import json, sys
-from datetime import datetime
-since = float(sys.argv[1])
-listing = json.load(sys.stdin) if not sys.stdin.isatty() else {}
-for entry in listing.get("Entries") or []:
-    made = datetime.fromisoformat(entry["Crtime"].replace("Z", "+00:00")).timestamp()
-    if made >= since:
-        print(entry["FullPath"])
-' "$since" 2>/dev/null |
+  local upload_id
+  pg_psql -d "$BENCH_DATABASE" \
+    -c "SELECT storage_upload_id FROM uploads WHERE status = 'pending' AND storage_upload_id IS NOT NULL" |
+    while read -r upload_id; do
+      [[ $upload_id == seeded-upload-* ]] && continue
+      printf '%s\n' "$upload_id"
+    done |
     xargs -r -P 8 -I '{}' curl -s -o /dev/null --max-time 10 -X DELETE \
-      "$FILER_URL{}?recursive=true&ignoreRecursiveError=true" || true
-  curl -s -o /dev/null --max-time 60 -X DELETE \
-    "$FILER_URL/buckets/$UC_S3_BUCKET/peer/?recursive=true&ignoreRecursiveError=true" || true
+      "$FILER_URL/buckets/$UC_S3_BUCKET/.uploads/{}?recursive=true&ignoreRecursiveError=true" || true
+  curl -s -o /dev/null --max-time 120 -X DELETE \
+    "$FILER_URL/buckets/$COMPANION_BUCKET?recursive=true&ignoreRecursiveError=true" || true
 }
 
 write_peer_report() {
@@ -207,7 +205,7 @@ lines = ["## Side by side with Companion (`make bench-peer`)", ""]
 add = lines.append
 add(f"Measured {machine['started_at']} at commit {machine['commit']}"
     f"{' (uncommitted changes)' if machine['dirty'] == 'yes' else ''}, {machine['nproc']} cores "
-    f"({machine['cpu_model']}), one SeaweedFS ({machine['seaweedfs']}), "
+    f"({machine['cpu_model']}), one SeaweedFS ({machine['seaweedfs']}; Companion in a bucket of its own), "
     f"@uppy/companion {machine['companion']} (AWS_REQUEST_CHECKSUM_CALCULATION=WHEN_REQUIRED), "
     f"{machine['k6']}. The same script, k6/peer.js, against both, one run after the other, "
     f"{machine['duration']} each. Our database held {machine['seeded']} uploads before the runs, "
@@ -279,14 +277,12 @@ peer_main() {
   start_service
   seed_database
   start_companion
-  local since
-  since=$(date +%s)
   cat >"$WORK/machine.env" <<ENV
 nproc=$(nproc)
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 started_at=$(date -u +%Y-%m-%dT%H:%MZ)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain -- src Cargo.toml Cargo.lock migrations k6 2>/dev/null | grep -q . && echo yes || echo no)
+dirty=$([[ -n $(git status --porcelain -- src Cargo.toml Cargo.lock migrations k6 2>/dev/null) ]] && echo yes || echo no)
 seaweedfs=$("$(weed_bin)" version 2>/dev/null | head -n1 | sed 's/^version //')
 companion=$COMPANION_VERSION
 k6=$("$K6" version 2>/dev/null | head -n1)
@@ -303,7 +299,7 @@ ENV
   stop_companion
   stop_service
   delete_broker_queues
-  clean_peer_uploads "$since"
+  clean_peer_uploads
   write_peer_report
   log "done: ${PEER_REPORT#"$ROOT"/} (and its section in bench/REPORT.md)"
 }

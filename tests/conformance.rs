@@ -58,17 +58,7 @@ async fn the_server_keeps_to_its_openapi_document() {
     let app = prepared.client_for(service.address.clone()).await;
 
     // An upload session, for the stream's `?session=` scheme.
-    let session: Value = app
-        .http
-        .post(app.url("/api/uppy-sessions"))
-        .bearer_auth(&app.token)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = app.start_session(&serde_json::json!({}), None).await;
     let session_token = session["token"]
         .as_str()
         .expect("a session token")

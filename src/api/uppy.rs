@@ -303,9 +303,11 @@ async fn params(
             })))
         }
         SmallFileMethod::Put => {
-            let part = uploads
-                .sign_parts_of(&upload, &[1])
-                .await
+            let signed = uploads.sign_parts_of(&upload, &[1]).await;
+            if signed.is_err() {
+                state.sessions.uncount_upload(&session).await;
+            }
+            let part = signed
                 .map_err(fail)?
                 .into_iter()
                 .next()

@@ -34,7 +34,6 @@ impl<'a> FromRequest<'a> for Caller {
                 } else {
                     SmallFileMethod::Post
                 },
-                upload_cap: None,
                 origin: None,
             }
         } else if let Some(token) = session_cookie(req).map_err(fail)? {

@@ -64,7 +64,6 @@ impl SessionRegistry {
             owner: request.owner,
             method: request.method,
             origin: request.origin,
-            upload_cap: request.max_uploads.map(|max| max as i32),
         };
         let expires_at = self.tokens.expiry();
         let client = db::client(&self.db).await?;
@@ -109,16 +108,12 @@ impl SessionRegistry {
             owner: Owner::new(stored.owner),
             method: claimed.method,
             origin: stored.origin,
-            upload_cap: stored.max_uploads,
         })
     }
 
     /// Counts one upload against the session's cap; callers without a session are not capped.
-    /// An uncapped session needs no count: [`Self::check`] has just found it active.
     pub async fn count_upload(&self, session: &UploadSession) -> Result<(), SessionError> {
-        let Some(id) = session.id.filter(|_| session.upload_cap.is_some()) else {
-            return Ok(());
-        };
+        let Some(id) = session.id else { return Ok(()) };
         let client = db::client(&self.db).await?;
         if db::sessions::count_upload(&client, id).await? {
             Ok(())
@@ -129,9 +124,7 @@ impl SessionRegistry {
 
     /// Gives back a counted upload that was not made after all.
     pub async fn uncount_upload(&self, session: &UploadSession) {
-        let Some(id) = session.id.filter(|_| session.upload_cap.is_some()) else {
-            return;
-        };
+        let Some(id) = session.id else { return };
         let result = match self.db.get().await {
             Ok(client) => db::sessions::uncount_upload(&client, id).await,
             Err(err) => Err(err.into()),

@@ -33,8 +33,6 @@ pub struct UploadSession {
     pub method: SmallFileMethod,
     /// `None`: any origin.
     pub origin: Option<String>,
-    /// The most uploads it may make, as stored (`None`: no cap, or not read from the store).
-    pub upload_cap: Option<i32>,
 }
 
 impl UploadSession {
@@ -127,7 +125,6 @@ impl SessionTokens {
             owner: Owner::new(data.claims.sub),
             method: data.claims.method,
             origin: data.claims.origin,
-            upload_cap: None,
         })
     }
 }
@@ -144,7 +141,6 @@ mod tests {
             owner: Owner::new("ana@example.com"),
             method: SmallFileMethod::Post,
             origin: Some("https://app.example".into()),
-            upload_cap: None,
         };
         let token = tokens.issue(&session, tokens.expiry());
         assert_eq!(tokens.verify(&token).unwrap(), session);

@@ -171,7 +171,7 @@ impl ContentType {
                     c if c.is_ascii_alphabetic() => {
                         format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
                     }
-                    '.' | '+' | '^' | '$' => format!("\\{c}"),
+                    c if "\\^$.|?*+()[]{}".contains(c) => format!("\\{c}"),
                     c => c.to_string(),
                 })
                 .collect()

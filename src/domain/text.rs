@@ -2,13 +2,13 @@
 //! once here, both as the check and as the pattern the OpenAPI document states, so the two
 //! cannot drift apart.
 
-/// Control characters (Unicode `Cc`, what `char::is_control` refuses), as a regex class body.
-const CONTROLS: &str = r"\u0000-\u001F\u007F-\u009F";
+/// Control characters (Unicode `Cc`, what `char::is_control` refuses), as a regex class body:
+/// the characters themselves, not `\u` escapes, which some regex engines (RE2) do not read.
+const CONTROLS: &str = "\u{0}-\u{1F}\u{7F}-\u{9F}";
 
 /// What `str::trim` removes (Unicode `White_Space`), spelled out so a pattern means the same
 /// in every regex engine (`\s` differs between them).
-const WHITESPACE: &str =
-    r"\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+const WHITESPACE: &str = "\u{9}-\u{D}\u{20}\u{85}\u{A0}\u{1680}\u{2000}-\u{200A}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}";
 
 /// A text rule: at most `max_chars` characters as sent, none of them a control character or
 /// one of `forbidden`, and at least one that is neither whitespace nor one of `filler`.

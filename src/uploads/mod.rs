@@ -264,21 +264,12 @@ impl Uploads {
     ) -> Result<(), UploadError> {
         let mut client = db::client(&self.db).await?;
         let tx = client.transaction().await.map_err(db::DbError::from)?;
-        // Sent together (one round trip): PostgreSQL runs them in order, so the usage is read
-        // once the lock is held.
-        let (_, usage) = tokio::try_join!(
-            db::quotas::lock_owner(&tx, &upload.owner),
-            db::quotas::usage(&tx, &upload.owner)
-        )?;
+        db::quotas::lock_owner(&tx, &upload.owner).await?;
+        let usage = db::quotas::usage(&tx, &upload.owner).await?;
         self.within_quota(&usage, upload.plan.size)?;
-        match idempotency_key {
-            Some(key) => {
-                tokio::try_join!(
-                    db::uploads::insert(&tx, upload),
-                    db::idempotency::attach(&tx, &upload.owner, key, upload.id)
-                )?;
-            }
-            None => db::uploads::insert(&tx, upload).await?,
+        db::uploads::insert(&tx, upload).await?;
+        if let Some(key) = idempotency_key {
+            db::idempotency::attach(&tx, &upload.owner, key, upload.id).await?;
         }
         tx.commit().await.map_err(db::DbError::from)?;
         Ok(())

@@ -3,10 +3,10 @@
 The OpenAPI document states them in each schema's description and as `x-cross-field-rules`
 (a JSON Schema the body must also satisfy), not as `anyOf` beside the properties, which would
 make generated SDKs' request types unions. schemathesis reads only JSON Schema keywords, so
-these hooks keep generated bodies within the document's own `x-cross-field-rules`: filtered
-where schemathesis generates with filters, and, for the coverage phase's bodies meant to be
-valid, repaired just before sending by dropping the optional field at fault. They also keep
-requests independent of each other. None changes what a check expects.
+these hooks keep the bodies meant to be valid within the document's own
+`x-cross-field-rules`, repairing them just before sending by dropping the optional field at
+fault; bodies meant to be invalid are sent as generated. They also keep requests independent
+of each other. None changes what a check expects.
 Loaded by tests/conformance.rs through SCHEMATHESIS_HOOKS.
 """
 
@@ -52,13 +52,6 @@ def _fits(operation, body):
         checksums = body.get("part_checksums")
         return not (isinstance(checksums, list) and len(checksums) > 1)
     return True
-
-
-@schemathesis.hook
-def filter_body(ctx, body):
-    if ctx.operation is None or not isinstance(body, dict):
-        return True
-    return _fits(ctx.operation, body)
 
 
 def _repair(operation, body):
