@@ -80,16 +80,14 @@ start_companion() {
 }
 
 stop_companion() {
-  [[ -n $COMPANION_PID ]] || return 0
-  kill -TERM "$COMPANION_PID" 2>/dev/null || true
-  wait "$COMPANION_PID" 2>/dev/null || true
+  stop_process "$COMPANION_PID"
   COMPANION_PID=
 }
 
+# `make bench`'s cleanup (k6, the service), and Companion.
 peer_cleanup() {
-  if [[ -n $K6_PID ]]; then kill -INT "$K6_PID" 2>/dev/null || true; fi
   stop_companion
-  stop_service
+  cleanup
 }
 
 # A full table before the bench: the bench owner's uploads and everyone else's, none pending

@@ -169,10 +169,15 @@ start_service() {
   IDLE_RSS_KB=$(rss_kb "$SERVICE_PID")
 }
 
+# Stops the process $1 (if any) and waits for it.
+stop_process() {
+  [[ -n $1 ]] || return 0
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
 stop_service() {
-  [[ -n $SERVICE_PID ]] || return 0
-  kill -TERM "$SERVICE_PID" 2>/dev/null || true
-  wait "$SERVICE_PID" 2>/dev/null || true
+  stop_process "$SERVICE_PID"
   SERVICE_PID=
 }
 

@@ -8,7 +8,12 @@ use serde_json::{Value, json};
 use crate::helpers::sse::SseReader;
 use crate::helpers::{INTERNAL_TOKEN, TestApp, assert_error, payload, spawn_app, spawn_app_with};
 
-async fn open_stream(app: &TestApp, address: &str, last_event_id: Option<&str>) -> SseReader {
+/// The answer to opening the caller's stream on the replica at `address` with its bearer token.
+async fn stream_response(
+    app: &TestApp,
+    address: &str,
+    last_event_id: Option<&str>,
+) -> reqwest::Response {
     let mut request = app
         .http
         .get(format!("{address}/api/uploads/events"))
@@ -16,7 +21,11 @@ async fn open_stream(app: &TestApp, address: &str, last_event_id: Option<&str>) 
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
     }
-    SseReader::new(request.send().await.unwrap())
+    request.send().await.unwrap()
+}
+
+async fn open_stream(app: &TestApp, address: &str, last_event_id: Option<&str>) -> SseReader {
+    SseReader::new(stream_response(app, address, last_event_id).await)
 }
 
 /// Declares and stores a small upload; completes it when asked.
@@ -171,14 +180,7 @@ async fn a_browser_stream_authenticates_with_its_upload_session() {
         .await
         .unwrap();
     let mut by_query = SseReader::new(by_query);
-    let second = app
-        .http
-        .get(&events)
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
-    let mut second = SseReader::new(second);
+    let mut second = open_stream(&app, &app.address, None).await;
 
     // Idle streams carry heartbeats.
     by_query.next_block(Duration::from_secs(5)).await.unwrap();
@@ -186,13 +188,7 @@ async fn a_browser_stream_authenticates_with_its_upload_session() {
     assert_eq!(heartbeat.comments, ["heartbeat"]);
 
     // A third stream for the same owner is over the cap.
-    let third = app
-        .http
-        .get(&events)
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
+    let third = stream_response(&app, &app.address, None).await;
     assert!(third.headers().contains_key("retry-after"));
     assert_error(third, StatusCode::TOO_MANY_REQUESTS, "too-many-streams").await;
 
@@ -234,14 +230,7 @@ async fn streams_refuse_bad_credentials_and_bad_ids() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let response = app
-        .http
-        .get(&events)
-        .bearer_auth(&app.token)
-        .header("last-event-id", "yesterday")
-        .send()
-        .await
-        .unwrap();
+    let response = stream_response(&app, &app.address, Some("yesterday")).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid-event-id").await;
 
     // A session from another origin is refused, as on the Companion routes.
