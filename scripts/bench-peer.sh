@@ -129,6 +129,7 @@ peer_run() {
   before_pg=$(cpu_ticks_named postgres)
   before_weed=$(cpu_ticks_named weed)
   started=$(date +%s.%N)
+  [[ $peer == ours ]] && scrape_metrics "$WORK/$name.metrics"
   "$K6" run --quiet --no-usage-report --summary-export "$WORK/$name.json" \
     -e PEER="$peer" -e PEER_URL="$url" -e OPERATION="$operation" -e VUS="$vus" \
     -e DURATION="$PEER_DURATION" -e JWT_SECRET="$JWT_SECRET" -e BENCH_OWNER="$owner" \
@@ -137,6 +138,7 @@ peer_run() {
   K6_PID=$!
   wait "$K6_PID" || { tail -n 30 "$WORK/$name.log" >&2; die "k6 failed in $name"; }
   K6_PID=
+  [[ $peer == ours ]] && metrics_since "$WORK/$name.metrics" "$WORK/$name.calls.json"
   cat >"$WORK/$name.env" <<ENV
 peer=$peer
 operation=$operation
@@ -236,6 +238,21 @@ if create is not None:
 if sign is not None:
     add(f"Sign: ours {sign:.1f}x Companion's rate, p99 {rows['ours-sign']['p99']:.1f} ms "
         f"(target: at least 5x, p99 under 30 ms).")
+add("")
+for name, label in [("ours-create", "50 VUs"), ("ours-create-one-user", "one user")]:
+    path = os.path.join(work, f"{name}.calls.json")
+    if not os.path.exists(path):
+        continue
+    with open(path) as f:
+        calls = json.load(f)
+    http = sum(v["calls"] for k, v in calls.get("http", {}).items() if k.startswith("POST uppy"))
+    mean_http = sum(v["calls"] * v["mean_ms"] for k, v in calls.get("http", {}).items()
+                    if k.startswith("POST uppy")) / http if http else None
+    storage = calls.get("storage", {}).get("CreateMultipartUpload")
+    if mean_http is not None and storage:
+        add(f"Create, {label}: mean {mean_http:.2f} ms in the service, of which its "
+            f"CreateMultipartUpload {storage['mean_ms']:.2f} ms ({mean_http - storage['mean_ms']:.2f} ms "
+            f"the rest), from the service's own histograms.")
 add("")
 add("The one-user run is paced (one create every 200 ms, within the default 600 per minute): "
     "its rate is the pace; its latencies are a lone user's.")

@@ -221,8 +221,24 @@ clean_storage() {
   curl -s -o /dev/null --max-time 120 "$MASTER_URL/vol/vacuum?garbageThreshold=0.01" || true
 }
 
+# The service's /metrics, to file $1.
+scrape_metrics() {
+  curl -s --max-time 10 -o "$1" "http://127.0.0.1:$BENCH_PORT/metrics" || : >"$1"
+}
+
+# What the service's latency histograms gained since snapshot $1 (scripts/metrics-delta.py),
+# to file $2.
+metrics_since() {
+  local after
+  after=$(mktemp)
+  scrape_metrics "$after"
+  python3 "$ROOT/scripts/metrics-delta.py" "$1" "$after" >"$2" || echo '{}' >"$2"
+  rm -f "$after"
+}
+
 # Runs k6 script $2 as scenario $1 (k6 -e flags follow) while sampling /proc; writes
-# $WORK/$1.json (k6's summary) and $WORK/$1.env (what the sampler saw).
+# $WORK/$1.json (k6's summary), $WORK/$1.env (what the sampler saw) and $WORK/$1.calls.json
+# (mean time per API operation and per storage call).
 run_scenario() {
   local name=$1 script=$2
   shift 2
@@ -236,6 +252,7 @@ run_scenario() {
   window_start=$(pg_psql -d "$BENCH_DATABASE" -c "SELECT now()")
   service0=$(cpu_ticks "$SERVICE_PID") weed0=$(cpu_ticks "$weed_pid")
   pg0=$(cpu_ticks_named postgres) rabbit0=$(cpu_ticks_named beam.smp)
+  scrape_metrics "$WORK/$name.metrics"
 
   "$K6" run --quiet --no-usage-report --summary-export "$WORK/$name.json" "${vars[@]}" "k6/$script" \
     >"$WORK/$name.log" 2>&1 &
@@ -284,6 +301,7 @@ machine_idle_ticks=$((idle - idle0))
 machine_iowait_ticks=$((iowait - iowait0))
 ENV
   event_to_job_by_trigger "$window_start" >"$WORK/$name.outbox"
+  metrics_since "$WORK/$name.metrics" "$WORK/$name.calls.json"
   case $k6_exit in
     0) log "scenario $name: done, thresholds hold" ;;
     99) log "scenario $name: done, some thresholds crossed (see the report)" ;;
@@ -556,6 +574,40 @@ if five_p95 is not None and raw_five is not None:
     add(f"| Five users: end-to-end p95 / raw PUT p95 | {ratio(five_p95, raw_five)} ({ms(five_p95)} / {ms(raw_five)}) |")
     add(f"| Five users: end-to-end median / raw PUT median | {ratio(metric('upload_e2e', 'five-users', 'med'), metric('raw_put', 'raw-five-users', 'med'))} |")
 add("")
+
+# ---- where one user's API calls spend their time, beside the storage calls they make
+calls_path = os.path.join(work, "one-user.calls.json")
+if os.path.exists(calls_path):
+    with open(calls_path) as f:
+        calls = json.load(f)
+    http, storage = calls.get("http", {}), calls.get("storage", {})
+    def mean(table, key):
+        return table.get(key, {}).get("mean_ms")
+    add("## One user: API calls beside the storage calls they make")
+    add("")
+    add("Means over the one-user scenario, from the service's own histograms "
+        "(`uc_http_request_duration_seconds`, `uc_storage_request_duration_seconds`; "
+        "scripts/metrics-delta.py). A create makes one CreateMultipartUpload; a complete with "
+        "the client's part list makes one CompleteMultipartUpload, and no HEAD.")
+    add("")
+    add("| call | calls | mean | storage calls it needs (mean) | the rest |")
+    add("| --- | --- | --- | --- | --- |")
+    for label, route, needs in [
+        ("create (multipart)", "POST createUpload", ["CreateMultipartUpload"]),
+        ("complete", "POST completeUpload", ["CompleteMultipartUpload"]),
+    ]:
+        total = mean(http, route)
+        if total is None:
+            continue
+        parts = [(op, mean(storage, op)) for op in needs]
+        known = [m for _, m in parts if m is not None]
+        spent = " + ".join(f"{op} {m:.2f} ms" for op, m in parts if m is not None) or "n/a"
+        rest = f"{total - sum(known):.2f} ms" if known else "n/a"
+        add(f"| {label} | {http[route]['calls']} | {total:.2f} ms | {spent} | {rest} |")
+    add("")
+    add("Every storage call of the scenario: " + ", ".join(
+        f"{op} {v['calls']}x {v['mean_ms']:.2f} ms" for op, v in sorted(storage.items())) + ".")
+    add("")
 
 # ---- per scenario
 add("## Scenarios")

@@ -20,7 +20,7 @@ use crate::rabbitmq as broker;
 use crate::rabbitmq::topology;
 use crate::server::{self, ServerLimits};
 use crate::state::AppState;
-use crate::storage::{Storage, StorageCredentials};
+use crate::storage::{CallTimer, Storage, StorageCredentials};
 use crate::supervisor::Supervisor;
 use crate::uploads::Uploads;
 use crate::{api, background, db};
@@ -113,6 +113,7 @@ impl Application {
         check_broker(&settings).await?;
         let relay_wake = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::new());
+        let storage = storage.timed_by(CallTimer::into(metrics.storage_duration.clone()));
         let uploads = Uploads::new(
             pool.clone(),
             storage,

@@ -13,6 +13,7 @@ pub struct Metrics {
     gauges_refreshed: std::sync::Mutex<Option<std::time::Instant>>,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
+    pub storage_duration: HistogramVec,
     pub events: IntCounterVec,
     pub jobs_published: IntCounterVec,
     pub event_to_job: HistogramVec,
@@ -55,6 +56,17 @@ impl Metrics {
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ]),
             &["method", "route"],
+        )
+        .unwrap();
+        let storage_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "storage_request_duration_seconds",
+                "Calls to storage by S3 operation and outcome (ok, error), retries included",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+            ]),
+            &["operation", "outcome"],
         )
         .unwrap();
         let events = IntCounterVec::new(
@@ -161,6 +173,7 @@ impl Metrics {
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
+            Box::new(storage_duration.clone()),
             Box::new(events.clone()),
             Box::new(jobs_published.clone()),
             Box::new(event_to_job.clone()),
@@ -186,6 +199,7 @@ impl Metrics {
             gauges_refreshed: std::sync::Mutex::new(None),
             http_requests,
             http_duration,
+            storage_duration,
             events,
             jobs_published,
             event_to_job,

@@ -58,19 +58,31 @@ pub(super) fn fail(err: impl Into<ApiError>) -> poem::Error {
     err.into().into()
 }
 
-/// Creates an upload counted against the session's cap (given back if creation fails). No
-/// part URL is signed: Uppy asks for each one when it uploads the part.
+/// Creates an upload counted against the session's cap (given back if creation fails). The
+/// count and the checks of the declaration run side by side; neither changes anything the
+/// other needs, and storage is asked for nothing unless both pass. No part URL is signed:
+/// Uppy asks for each one when it uploads the part.
 async fn create_in_session(
     state: &AppState,
     session: &UploadSession,
     declaration: Declaration,
     choice: PlanChoice,
 ) -> Result<Upload, poem::Error> {
-    state.sessions.count_upload(session).await.map_err(fail)?;
-    let created = state
-        .uploads
-        .create_unsigned(&session.owner, declaration, choice)
-        .await;
+    let (counted, prepared) = tokio::join!(
+        state.sessions.count_upload(session),
+        state.uploads.prepare(&session.owner, declaration, choice)
+    );
+    // The session's refusal comes first, as when the count was checked before anything else.
+    counted.map_err(fail)?;
+    let created = match prepared {
+        Ok(prepared) => {
+            state
+                .uploads
+                .create_prepared_unsigned(&session.owner, prepared)
+                .await
+        }
+        Err(err) => Err(err),
+    };
     if created.is_err() {
         state.sessions.uncount_upload(session).await;
     }

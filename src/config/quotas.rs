@@ -13,7 +13,7 @@ pub struct OwnerQuotas {
     #[arg(id = "max-pending-bytes", long = "max-pending-bytes", env = "UC_MAX_PENDING_BYTES", default_value_t = 1 << 40, value_parser = clap::value_parser!(i64).range(1..))]
     pub max_pending_bytes: i64,
 
-    /// Uploads one owner may declare per minute (a sliding minute).
+    /// Uploads one owner may declare per minute: that many at once, then one every 60/N seconds.
     #[arg(id = "create-rate-per-minute", long = "create-rate-per-minute", env = "UC_CREATE_RATE_PER_MINUTE", default_value_t = 600, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     pub creates_per_minute: i64,
 }

@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "pending_per_owner",
         include_str!("../../migrations/0009_pending_per_owner.sql"),
     ),
+    (
+        10,
+        "owner_usage",
+        include_str!("../../migrations/0010_owner_usage.sql"),
+    ),
 ];
 
 /// Arbitrary constant shared by every replica ("ucmigrat").

@@ -20,28 +20,35 @@ pub struct PendingJob {
     pub upload: Upload,
 }
 
-/// Adds the processing job of `upload_id` (at most one per upload) and wakes the relays on
-/// commit. Returns whether a job was added.
-pub async fn enqueue(
+/// `pending` -> `uploaded` with the object's `etag`, and the upload's processing job written to
+/// the outbox, in one statement (so one commit): a confirmed upload always has its job. The
+/// relays are woken at commit. Returns the upload, or `None` when it was not pending.
+pub async fn mark_uploaded_with_job(
     db: &impl GenericClient,
     upload_id: Uuid,
+    etag: Option<&str>,
     trigger_received_at: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    // One round trip: the notification goes out only if a row went in.
+) -> Result<Option<Upload>, DbError> {
     let sql = format!(
-        "WITH added AS ( \
+        "WITH confirmed AS ( \
+             UPDATE uploads \
+             SET status = 'uploaded', etag = $2, confirmed_at = now(), updated_at = now() \
+             WHERE id = $1 AND status = 'pending' RETURNING {columns}), \
+         added AS ( \
              INSERT INTO outbox (upload_id, task_id, trigger_received_at, created_at) \
-             VALUES ($1, $2, $3, clock_timestamp()) \
-             ON CONFLICT (upload_id) DO NOTHING RETURNING id) \
-         SELECT pg_notify('{CHANNEL}', '') FROM added"
+             SELECT id, $3, $4, clock_timestamp() FROM confirmed \
+             ON CONFLICT (upload_id) DO NOTHING RETURNING id), \
+         woken AS (SELECT pg_notify('{CHANNEL}', '') FROM added) \
+         SELECT confirmed.*, (SELECT count(*) FROM woken) AS woken FROM confirmed",
+        columns = columns_of("uploads"),
     );
-    let added = db
-        .query(
+    let row = db
+        .query_opt(
             &cached(db, &sql).await?,
-            &[&upload_id, &Uuid::new_v4(), &trigger_received_at],
+            &[&upload_id, &etag, &Uuid::new_v4(), &trigger_received_at],
         )
         .await?;
-    Ok(!added.is_empty())
+    row.as_ref().map(upload_from_row).transpose()
 }
 
 /// How failed publishes are retried.

@@ -8,6 +8,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::{DbError, cached};
+use crate::config::OwnerQuotas;
 use crate::domain::{ChecksumAlgorithm, Checksums, PartPlan, Upload, UploadStatus};
 
 pub(super) const COLUMNS: &str = "id, owner, title, filename, content_type, size, bucket, key, \
@@ -72,42 +73,65 @@ fn one(row: Option<Row>) -> Result<Option<Upload>, DbError> {
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn insert(db: &impl GenericClient, upload: &Upload) -> Result<(), DbError> {
+/// Inserts `upload` if its owner's quotas admit it, spending one create from the owner's
+/// allowance, in one statement: the owner's usage row is locked and read at its latest (as an
+/// upsert reads a conflicting row), so creates racing on any replica cannot overshoot. Returns
+/// whether it was admitted; the triggers of migration 0010 then count it as pending.
+pub async fn insert_within_quotas(
+    db: &impl GenericClient,
+    upload: &Upload,
+    quotas: &OwnerQuotas,
+) -> Result<bool, DbError> {
     let insert = cached(
         db,
-        "INSERT INTO uploads (id, owner, title, filename, content_type, size, bucket, key, \
+        "WITH admitted AS ( \
+             INSERT INTO owner_usage AS u (owner, create_tokens, tokens_at) \
+                 SELECT $2, $20::float8 - 1, now() WHERE $6 <= $22::bigint \
+             ON CONFLICT (owner) DO UPDATE \
+                 SET create_tokens = \
+                         owner_create_allowance(u.create_tokens, u.tokens_at, $20::float8) - 1, \
+                     tokens_at = now() \
+                 WHERE u.pending_uploads < $21::bigint \
+                     AND u.pending_bytes + $6 <= $22::bigint \
+                     AND owner_create_allowance(u.create_tokens, u.tokens_at, $20::float8) >= 1 \
+             RETURNING 1) \
+         INSERT INTO uploads (id, owner, title, filename, content_type, size, bucket, key, \
              storage_upload_id, multipart, part_size, part_count, status, metadata, \
              created_at, updated_at, expires_at, checksum_algorithm, part_checksums, sha256) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, \
-             $17, $18, $19)",
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, \
+             $17, $18, $19 FROM admitted",
     )
     .await?;
-    db.execute(
-        &insert,
-        &[
-            &upload.id,
-            &upload.owner,
-            &upload.title,
-            &upload.filename,
-            &upload.content_type,
-            &(upload.plan.size as i64),
-            &upload.bucket,
-            &upload.key,
-            &upload.storage_upload_id,
-            &upload.plan.multipart,
-            &(upload.plan.part_size as i64),
-            &(upload.plan.part_count as i32),
-            &upload.status.as_str(),
-            &upload.metadata,
-            &upload.created_at,
-            &upload.expires_at,
-            &upload.checksums.algorithm.map(ChecksumAlgorithm::as_str),
-            &(!upload.checksums.parts.is_empty()).then_some(&upload.checksums.parts),
-            &upload.checksums.sha256,
-        ],
-    )
-    .await?;
-    Ok(())
+    let inserted = db
+        .execute(
+            &insert,
+            &[
+                &upload.id,
+                &upload.owner,
+                &upload.title,
+                &upload.filename,
+                &upload.content_type,
+                &(upload.plan.size as i64),
+                &upload.bucket,
+                &upload.key,
+                &upload.storage_upload_id,
+                &upload.plan.multipart,
+                &(upload.plan.part_size as i64),
+                &(upload.plan.part_count as i32),
+                &upload.status.as_str(),
+                &upload.metadata,
+                &upload.created_at,
+                &upload.expires_at,
+                &upload.checksums.algorithm.map(ChecksumAlgorithm::as_str),
+                &(!upload.checksums.parts.is_empty()).then_some(&upload.checksums.parts),
+                &upload.checksums.sha256,
+                &(quotas.creates_per_minute as f64),
+                &quotas.max_pending_uploads,
+                &quotas.max_pending_bytes,
+            ],
+        )
+        .await?;
+    Ok(inserted == 1)
 }
 
 /// The part checksums of a pending upload, locked until `tx` ends, so checksums given by two
@@ -236,21 +260,6 @@ pub async fn list_owned(
     );
     let rows = db.query(&cached(db, &sql).await?, &params).await?;
     rows.iter().map(from_row).collect()
-}
-
-/// `pending` -> `uploaded`. Returns the updated upload, or `None` when it was not pending.
-pub async fn mark_uploaded(
-    db: &impl GenericClient,
-    id: Uuid,
-    etag: Option<&str>,
-) -> Result<Option<Upload>, DbError> {
-    let sql = format!(
-        "UPDATE uploads SET status = 'uploaded', etag = $2, confirmed_at = now(), updated_at = now() \
-         WHERE id = $1 AND status = 'pending' RETURNING {COLUMNS}"
-    );
-    one(db
-        .query_opt(&cached(db, &sql).await?, &[&id, &etag])
-        .await?)
 }
 
 /// `pending` -> a terminal status (`aborted`, `expired`, `rejected`) with a reason.

@@ -20,11 +20,13 @@ mod credentials;
 mod multipart;
 mod post_policy;
 mod probes;
+mod timing;
 
 pub use credentials::StorageCredentials;
 pub use multipart::PartToAssemble;
 use post_policy::PolicySigner;
 pub use post_policy::PostPolicy;
+pub use timing::CallTimer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -118,6 +120,7 @@ pub struct Storage {
     write_once: bool,
     /// Storage refuses bytes whose checksum header does not match them.
     checksums_enforced: bool,
+    timer: CallTimer,
 }
 
 /// A multipart upload storage holds, as listed.
@@ -155,7 +158,14 @@ impl Storage {
             public_endpoint: settings.public_endpoint().trim_end_matches('/').to_owned(),
             write_once: false,
             checksums_enforced: false,
+            timer: CallTimer::default(),
         }
+    }
+
+    /// Times every call to storage with `timer`.
+    pub fn timed_by(mut self, timer: CallTimer) -> Self {
+        self.timer = timer;
+        self
     }
 
     /// What storage was found (or said) to enforce.
@@ -205,10 +215,11 @@ impl Storage {
 
     /// Whether the bucket is reachable with our credentials.
     pub async fn check(&self) -> Result<(), StorageError> {
-        self.client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
+        self.timer
+            .time(
+                "HeadBucket",
+                self.client.head_bucket().bucket(&self.bucket).send(),
+            )
             .await?;
         Ok(())
     }
@@ -259,11 +270,15 @@ impl Storage {
     /// The object's size and type, or `None` when there is no such object.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
         let result = self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
+            .timer
+            .time(
+                "HeadObject",
+                self.client
+                    .head_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send(),
+            )
             .await;
         match result {
             Ok(output) => Ok(Some(ObjectInfo {
@@ -286,11 +301,15 @@ impl Storage {
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
+        self.timer
+            .time(
+                "DeleteObject",
+                self.client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send(),
+            )
             .await?;
         Ok(())
     }

@@ -40,13 +40,17 @@ impl Storage {
         algorithm: Option<ChecksumAlgorithm>,
     ) -> Result<String, StorageError> {
         let output = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .set_checksum_algorithm(algorithm.and_then(s3_algorithm))
-            .send()
+            .timer
+            .time(
+                "CreateMultipartUpload",
+                self.client
+                    .create_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .content_type(content_type)
+                    .set_checksum_algorithm(algorithm.and_then(s3_algorithm))
+                    .send(),
+            )
             .await?;
         output
             .upload_id()
@@ -90,13 +94,17 @@ impl Storage {
         let mut marker: Option<String> = None;
         loop {
             let page = self
-                .client
-                .list_parts()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .set_part_number_marker(marker.take())
-                .send()
+                .timer
+                .time(
+                    "ListParts",
+                    self.client
+                        .list_parts()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .upload_id(upload_id)
+                        .set_part_number_marker(marker.take())
+                        .send(),
+                )
                 .await?;
             parts.extend(page.parts().iter().filter_map(|part| {
                 let checksum = algorithm.and_then(|algorithm| match algorithm {
@@ -122,14 +130,14 @@ impl Storage {
     }
 
     /// Assembles the object from `parts`, in order, passing on the parts' checksums of
-    /// `algorithm` where given.
+    /// `algorithm` where given. Returns the object's ETag, when storage tells it.
     pub async fn complete_multipart(
         &self,
         key: &str,
         upload_id: &str,
         parts: &[PartToAssemble],
         algorithm: Option<ChecksumAlgorithm>,
-    ) -> Result<(), StorageError> {
+    ) -> Result<Option<String>, StorageError> {
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(
                 parts
@@ -154,26 +162,35 @@ impl Storage {
                     .collect(),
             ))
             .build();
-        self.client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .multipart_upload(completed)
-            .send()
+        let output = self
+            .timer
+            .time(
+                "CompleteMultipartUpload",
+                self.client
+                    .complete_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .multipart_upload(completed)
+                    .send(),
+            )
             .await?;
-        Ok(())
+        Ok(output.e_tag().map(str::to_owned))
     }
 
     /// Aborts a multipart upload; one already gone counts as aborted.
     pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StorageError> {
         let result = self
-            .client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .send()
+            .timer
+            .time(
+                "AbortMultipartUpload",
+                self.client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .send(),
+            )
             .await;
         match result.map_err(StorageError::from) {
             Ok(_) | Err(StorageError::NoSuchUpload) => Ok(()),
@@ -191,13 +208,17 @@ impl Storage {
         let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
         while found.len() < max {
             let page = self
-                .client
-                .list_multipart_uploads()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_key_marker(key_marker.take())
-                .set_upload_id_marker(id_marker.take())
-                .send()
+                .timer
+                .time(
+                    "ListMultipartUploads",
+                    self.client
+                        .list_multipart_uploads()
+                        .bucket(&self.bucket)
+                        .prefix(prefix)
+                        .set_key_marker(key_marker.take())
+                        .set_upload_id_marker(id_marker.take())
+                        .send(),
+                )
                 .await?;
             found.extend(page.uploads().iter().filter_map(|upload| {
                 Some(InProgress {

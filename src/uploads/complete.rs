@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{ConfirmOutcome, UploadError, Uploads, checksums};
 use crate::auth::Owner;
 use crate::domain::{PartPlan, Upload, UploadStatus};
-use crate::storage::{PartToAssemble, StorageError, StoredPart};
+use crate::storage::{ObjectInfo, PartToAssemble, StorageError, StoredPart};
 
 impl Uploads {
     /// Assembles a multipart upload (from the client's part list, or from what storage holds)
@@ -71,7 +71,20 @@ impl Uploads {
                     .complete_multipart(&upload.key, upload_id, &parts, algorithm)
                     .await
                 {
-                    Ok(()) | Err(StorageError::NoSuchUpload) => {}
+                    // The object is every planned part, once: each PUT through a URL signed
+                    // for that part's exact length (storage refuses any other), under the
+                    // content type our CreateMultipartUpload set. A HEAD would prove nothing
+                    // more. Events and the reconciler, which did not assemble it, still ask.
+                    Ok(etag) => {
+                        let object = ObjectInfo {
+                            size: upload.plan.size,
+                            content_type: Some(upload.content_type.clone()),
+                            etag,
+                        };
+                        let outcome = self.confirm_found(upload, object, received_at).await?;
+                        return finished(outcome);
+                    }
+                    Err(StorageError::NoSuchUpload) => {}
                     Err(StorageError::InvalidPart(msg)) => {
                         return Err(UploadError::InvalidPart(msg));
                     }
@@ -79,17 +92,21 @@ impl Uploads {
                 }
             }
         }
-        let outcome = self.confirm(upload, received_at).await?;
-        match outcome {
-            // Aborted or expired meanwhile: the complete did not happen, whatever storage did
-            // (the janitor removes it).
-            ConfirmOutcome::Unchanged(now)
-                if matches!(now.status, UploadStatus::Aborted | UploadStatus::Expired) =>
-            {
-                Err(UploadError::NotPending(now.status))
-            }
-            outcome => Ok(outcome.upload()),
+        finished(self.confirm(upload, received_at).await?)
+    }
+}
+
+/// What a complete answers once the upload was confirmed (or found no longer pending).
+fn finished(outcome: ConfirmOutcome) -> Result<Upload, UploadError> {
+    match outcome {
+        // Aborted or expired meanwhile: the complete did not happen, whatever storage did
+        // (the janitor removes it).
+        ConfirmOutcome::Unchanged(now)
+            if matches!(now.status, UploadStatus::Aborted | UploadStatus::Expired) =>
+        {
+            Err(UploadError::NotPending(now.status))
         }
+        outcome => Ok(outcome.upload()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The one door every confirmation goes through (client `complete`, storage events, the
 //! reconciler): check the object in storage against the intent, then commit, idempotently.
-//! The commit that marks an upload `uploaded` also writes its processing job to the outbox.
+//! The statement that marks an upload `uploaded` also writes its processing job to the outbox.
 
 use chrono::{DateTime, Utc};
 
@@ -79,7 +79,21 @@ impl Uploads {
             .head(&upload.key)
             .await?
             .ok_or(UploadError::ObjectMissing)?;
-        let mut client = db::client(&self.db).await?;
+        self.confirm_found(upload, object, received_at).await
+    }
+
+    /// [`Self::confirm`] with what storage holds already known: from a HEAD, or from the
+    /// CompleteMultipartUpload that assembled it (see `complete`).
+    pub(super) async fn confirm_found(
+        &self,
+        upload: Upload,
+        object: ObjectInfo,
+        received_at: DateTime<Utc>,
+    ) -> Result<ConfirmOutcome, UploadError> {
+        if upload.status != UploadStatus::Pending {
+            return Ok(ConfirmOutcome::Unchanged(upload));
+        }
+        let client = db::client(&self.db).await?;
         if let Some(reason) = mismatch(&upload, &object) {
             // Reject first so a racing confirmation cannot accept the object we delete.
             let rejected =
@@ -97,16 +111,18 @@ impl Uploads {
                 )),
             };
         }
-        let tx = client.transaction().await?;
-        let confirmed = db::uploads::mark_uploaded(&tx, upload.id, object.etag.as_deref()).await?;
+        let confirmed = db::outbox::mark_uploaded_with_job(
+            &client,
+            upload.id,
+            object.etag.as_deref(),
+            received_at,
+        )
+        .await?;
         let Some(confirmed) = confirmed else {
-            drop(tx);
             return Ok(ConfirmOutcome::Unchanged(
                 self.reload(&client, upload.id).await?,
             ));
         };
-        db::outbox::enqueue(&tx, upload.id, received_at).await?;
-        tx.commit().await?;
         self.relay_wake.notify_one();
         tracing::info!(upload_id = %upload.id, size = upload.plan.size, "upload confirmed");
         Ok(ConfirmOutcome::Confirmed(confirmed))

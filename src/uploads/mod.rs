@@ -48,6 +48,9 @@ use crate::domain::{
 };
 use crate::storage::{PartChecksum, PresignedUrl, Storage, StoredPart};
 
+/// How many times a create is offered for admission while its owner's usage keeps changing.
+const ADMISSION_ATTEMPTS: usize = 3;
+
 /// At most this many part URLs per signing request.
 pub const MAX_PARTS_PER_REQUEST: usize = 1000;
 
@@ -87,6 +90,16 @@ enum FirstUrls {
 pub struct SignedPart {
     pub part: PlannedPart,
     pub url: PresignedUrl,
+}
+
+/// A declaration checked, planned and named, not recorded yet ([`Uploads::prepare`]).
+#[derive(Debug)]
+pub struct PreparedUpload {
+    new: NewUpload,
+    plan: PartPlan,
+    checksums: crate::domain::Checksums,
+    id: Uuid,
+    key: String,
 }
 
 /// A new intent and the first batch of URLs to upload it.
@@ -151,17 +164,15 @@ impl Uploads {
             .await
     }
 
-    /// `create`, signing no part URL: for clients that ask for each part's URL when they
-    /// upload it (Uppy), so the create does not sign up to a batch of URLs nobody reads.
-    pub async fn create_unsigned(
+    /// The second half of `create` for a declaration [`Self::prepare`] accepted, signing no
+    /// part URL: for clients that ask for each part's URL when they upload it (Uppy), so the
+    /// create does not sign up to a batch of URLs nobody reads.
+    pub async fn create_prepared_unsigned(
         &self,
         owner: &Owner,
-        declaration: Declaration,
-        choice: PlanChoice,
+        prepared: PreparedUpload,
     ) -> Result<Upload, UploadError> {
-        let created = self
-            .create_as(owner, declaration, choice, None, FirstUrls::None)
-            .await?;
+        let created = self.start(owner, prepared, None, FirstUrls::None).await?;
         Ok(created.upload)
     }
 
@@ -175,6 +186,20 @@ impl Uploads {
         idempotency_key: Option<&str>,
         first_urls: FirstUrls,
     ) -> Result<CreatedUpload, UploadError> {
+        let prepared = self.prepare(owner, declaration, choice).await?;
+        self.start(owner, prepared, idempotency_key, first_urls)
+            .await
+    }
+
+    /// The first half of a create, which changes nothing: the declaration checked and
+    /// planned, and the owner found within quota (checked again, exactly, when recorded). A
+    /// caller with checks of its own can run them meanwhile.
+    pub async fn prepare(
+        &self,
+        owner: &Owner,
+        declaration: Declaration,
+        choice: PlanChoice,
+    ) -> Result<PreparedUpload, UploadError> {
         let declared = declaration.checksums.clone();
         let new = self.parse(declaration)?;
         let size = new.size.get();
@@ -201,9 +226,33 @@ impl Uploads {
             id,
             new.filename.key_safe()
         );
-        // Checked before storage is asked for anything, and again, exactly, when recorded.
-        let usage = db::quotas::usage(&db::client(&self.db).await?, owner.as_str()).await?;
-        self.within_quota(&usage, plan.size)?;
+        // Checked before storage is asked for anything.
+        self.within_quota(&self.usage_of(owner.as_str()).await?, plan.size)?;
+        Ok(PreparedUpload {
+            new,
+            plan,
+            checksums,
+            id,
+            key,
+        })
+    }
+
+    /// The second half of a create: the multipart upload started, the intent recorded if the
+    /// owner's quotas still admit it, the first URLs signed.
+    async fn start(
+        &self,
+        owner: &Owner,
+        prepared: PreparedUpload,
+        idempotency_key: Option<&str>,
+        first_urls: FirstUrls,
+    ) -> Result<CreatedUpload, UploadError> {
+        let PreparedUpload {
+            new,
+            plan,
+            checksums,
+            id,
+            key,
+        } = prepared;
         let storage_upload_id = if plan.multipart {
             Some(
                 self.storage
@@ -254,25 +303,49 @@ impl Uploads {
         Ok(CreatedUpload { upload, parts })
     }
 
-    /// Inserts the intent if the owner's quotas still allow it (counted under a lock on the
-    /// owner, so concurrent creates on any replica cannot overshoot); with an idempotency key,
-    /// names the upload there in the same transaction.
+    /// Inserts the intent if the owner's quotas still admit it (decided in the insert itself,
+    /// so concurrent creates on any replica cannot overshoot); with an idempotency key, names
+    /// the upload there in the same transaction.
     async fn record_intent(
         &self,
         upload: &Upload,
         idempotency_key: Option<&str>,
     ) -> Result<(), UploadError> {
-        let mut client = db::client(&self.db).await?;
-        let tx = client.transaction().await.map_err(db::DbError::from)?;
-        db::quotas::lock_owner(&tx, &upload.owner).await?;
-        let usage = db::quotas::usage(&tx, &upload.owner).await?;
-        self.within_quota(&usage, upload.plan.size)?;
-        db::uploads::insert(&tx, upload).await?;
-        if let Some(key) = idempotency_key {
-            db::idempotency::attach(&tx, &upload.owner, key, upload.id).await?;
+        let quotas = &self.policy.quotas;
+        // A refusal is explained by the usage read after it; should that show room again (an
+        // upload ended meanwhile), the insert is tried again.
+        for _ in 0..ADMISSION_ATTEMPTS {
+            let mut client = db::client(&self.db).await?;
+            let admitted = match idempotency_key {
+                None => db::uploads::insert_within_quotas(&client, upload, quotas).await?,
+                Some(key) => {
+                    let tx = client.transaction().await.map_err(db::DbError::from)?;
+                    let admitted = db::uploads::insert_within_quotas(&tx, upload, quotas).await?;
+                    if admitted {
+                        db::idempotency::attach(&tx, &upload.owner, key, upload.id).await?;
+                        tx.commit().await.map_err(db::DbError::from)?;
+                    }
+                    admitted
+                }
+            };
+            if admitted {
+                return Ok(());
+            }
+            drop(client);
+            self.within_quota(&self.usage_of(&upload.owner).await?, upload.plan.size)?;
         }
-        tx.commit().await.map_err(db::DbError::from)?;
-        Ok(())
+        // Room each time we looked, none each time we tried: as passing as a rate limit.
+        Err(UploadError::OverQuota {
+            over: OverQuota::CreateRate {
+                per_minute: quotas.creates_per_minute,
+            },
+            retry_after_secs: 1,
+        })
+    }
+
+    async fn usage_of(&self, owner: &str) -> Result<db::quotas::Usage, UploadError> {
+        let client = db::client(&self.db).await?;
+        Ok(db::quotas::usage(&client, owner, self.policy.quotas.creates_per_minute).await?)
     }
 
     fn within_quota(&self, usage: &db::quotas::Usage, size: u64) -> Result<(), UploadError> {

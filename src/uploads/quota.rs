@@ -1,5 +1,7 @@
 //! Owner quotas on new uploads: pending uploads, pending bytes and creates per minute,
-//! counted in PostgreSQL so every replica enforces the same limits.
+//! counted in PostgreSQL so every replica enforces the same limits. Creates per minute are an
+//! allowance that refills continuously: up to a minute's worth at once, then one every
+//! `60 / rate` seconds.
 
 use crate::config::OwnerQuotas;
 use crate::db::quotas::Usage;
@@ -44,9 +46,11 @@ impl OverQuota {
 /// Whether one more upload of `size` bytes fits; if not, which limit it crosses and when to
 /// retry (seconds).
 pub fn check(quotas: &OwnerQuotas, usage: &Usage, size: i64) -> Result<(), (OverQuota, u64)> {
-    if usage.created_last_minute >= quotas.creates_per_minute {
-        // Once the oldest create of the minute ages out, one more fits.
-        let wait = (60.0 - usage.oldest_recent_create_secs).ceil().max(1.0) as u64;
+    if usage.create_allowance < 1.0 {
+        // When the allowance has refilled to one create.
+        let wait = ((1.0 - usage.create_allowance) * 60.0 / quotas.creates_per_minute as f64)
+            .ceil()
+            .max(1.0) as u64;
         return Err((
             OverQuota::CreateRate {
                 per_minute: quotas.creates_per_minute,
@@ -85,7 +89,7 @@ mod tests {
 
     #[test]
     fn each_limit_is_checked_and_says_when_to_retry() {
-        let fresh = Usage::default();
+        let fresh = Usage::fresh(QUOTAS.creates_per_minute);
         assert_eq!(check(&QUOTAS, &fresh, 100), Ok(()));
         assert_eq!(
             check(&QUOTAS, &fresh, 101),
@@ -99,14 +103,22 @@ mod tests {
             check(&QUOTAS, &full, 1),
             Err((OverQuota::PendingUploads { max: 2 }, 30))
         );
+        // Three a minute: the missing three quarters of a create are back in 15 seconds.
         let hurried = Usage {
-            created_last_minute: 3,
-            oldest_recent_create_secs: 41.5,
+            create_allowance: 0.25,
             ..fresh
         };
         assert_eq!(
             check(&QUOTAS, &hurried, 1),
-            Err((OverQuota::CreateRate { per_minute: 3 }, 19))
+            Err((OverQuota::CreateRate { per_minute: 3 }, 15))
+        );
+        let spent = Usage {
+            create_allowance: 0.0,
+            ..fresh
+        };
+        assert_eq!(
+            check(&QUOTAS, &spent, 1),
+            Err((OverQuota::CreateRate { per_minute: 3 }, 20))
         );
     }
 }

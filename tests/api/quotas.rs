@@ -46,6 +46,28 @@ async fn footprint(app: &TestApp, prefix: &str) -> (i64, usize) {
     (rows, listed.uploads().len())
 }
 
+/// What the owner's usage row says is pending, beside what the uploads table holds.
+async fn usage_beside_rows(app: &TestApp, owner: &str) -> ((i64, i64), (i64, i64)) {
+    let row = app
+        .db
+        .query_one(
+            "SELECT pending_uploads, pending_bytes FROM owner_usage WHERE owner = $1",
+            &[&owner],
+        )
+        .await
+        .unwrap();
+    let counted = app
+        .db
+        .query_one(
+            "SELECT count(*), coalesce(sum(size), 0)::bigint FROM uploads \
+             WHERE owner = $1 AND status = 'pending'",
+            &[&owner],
+        )
+        .await
+        .unwrap();
+    ((row.get(0), row.get(1)), (counted.get(0), counted.get(1)))
+}
+
 async fn assert_throttled(response: reqwest::Response, code: &str) -> u64 {
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
@@ -79,10 +101,16 @@ async fn pending_uploads_are_capped_and_a_refused_create_leaves_nothing() {
 
     // Ending one frees its place.
     assert_eq!(app.abort(&ids[0]).await.status(), StatusCode::OK);
+    let (usage, rows) = usage_beside_rows(&app, "ana@example.com").await;
+    assert_eq!(usage, (1, 12 * MIB as i64));
+    assert_eq!(usage, rows);
     assert_eq!(
         create_on(&app, &app.address, 12 * MIB).await.status(),
         StatusCode::CREATED
     );
+    let (usage, rows) = usage_beside_rows(&app, "ana@example.com").await;
+    assert_eq!(usage, (2, 24 * MIB as i64));
+    assert_eq!(usage, rows);
 }
 
 #[tokio::test]
@@ -115,7 +143,9 @@ async fn creates_per_minute_are_capped_whatever_becomes_of_them() {
         assert_eq!(app.abort(&id).await.status(), StatusCode::OK);
     }
     let refused = create_on(&app, &app.address, 1000).await;
-    assert_throttled(refused, "create-rate-exceeded").await;
+    // Three a minute: the allowance has one create back within 20 seconds of the last.
+    let retry_after = assert_throttled(refused, "create-rate-exceeded").await;
+    assert!((15..=20).contains(&retry_after), "{retry_after}");
     assert_eq!(footprint(&app, &prefix).await.0, 3);
     // Another owner has a rate of their own.
     let bob = app
