@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, ErrorBody};
-use super::uppy_caller::Caller;
+use super::uppy_caller::{Caller, Claim};
 pub use super::uppy_caller::{SESSION_COOKIE, origin_not_allowed, request_origin};
 use crate::auth::{Owner, SmallFileMethod, UploadSession};
 use crate::domain::{InvalidInput, Upload};
@@ -177,18 +177,37 @@ struct Target {
 
 impl<'a> FromRequest<'a> for Target {
     async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let Caller(session) = Caller::from_request(req, body).await?;
-        let Path(UploadPath { upload_id }) = Path::<UploadPath>::from_request(req, body).await?;
-        let Query(KeyQuery { key }) = Query::<KeyQuery>::from_request(req, body).await?;
         let state = req.data::<Arc<AppState>>().expect("state installed");
-        let upload = state
-            .uploads
-            .get_by_storage_upload_id(&session.owner, &upload_id, &key)
-            .await
-            .map_err(fail)?;
+        let claim = Claim::of(req, state)?;
+        let named = match Path::<UploadPath>::from_request(req, body).await {
+            Ok(Path(path)) => Query::<KeyQuery>::from_request(req, body)
+                .await
+                .map(|Query(query)| (path.upload_id, query.key)),
+            Err(err) => Err(err),
+        };
+        let (upload_id, key) = match named {
+            Ok(named) => named,
+            // Who is calling is answered first, as for every other route.
+            Err(err) => {
+                claim.confirm(state).await?;
+                return Err(err);
+            }
+        };
+        // The session's row and the upload are read side by side. The upload is looked up for
+        // the owner the token's signature names, and used only once the session confirms
+        // that owner (its stored owner must equal the token's).
+        let claimed_owner = claim.owner().clone();
+        let (session, upload) = tokio::join!(
+            claim.confirm(state),
+            state
+                .uploads
+                .get_by_storage_upload_id(&claimed_owner, &upload_id, &key)
+        );
+        let session = session?;
+        debug_assert_eq!(session.owner, claimed_owner);
         Ok(Self {
             owner: session.owner,
-            upload,
+            upload: upload.map_err(fail)?,
         })
     }
 }

@@ -9,7 +9,7 @@ use poem::{FromRequest, Request, RequestBody};
 
 use super::error::{ApiError, ErrorBody};
 use super::uppy::fail;
-use crate::auth::{AuthError, SmallFileMethod, UploadSession};
+use crate::auth::{AuthError, Owner, SmallFileMethod, UploadSession};
 use crate::state::AppState;
 
 /// The cookie a same-origin page can authenticate Uppy's calls with.
@@ -21,33 +21,71 @@ pub(super) struct Caller(pub UploadSession);
 impl<'a> FromRequest<'a> for Caller {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         let state = req.data::<Arc<AppState>>().expect("state installed");
-        let session = if let Some(token) = req.raw_path_param("session") {
-            state.sessions.check(token).await.map_err(fail)?
+        let session = Claim::of(req, state)?.confirm(state).await?;
+        Ok(Caller(session))
+    }
+}
+
+/// Who a request says it comes from, by its token's signature alone. [`Claim::confirm`] then
+/// reads a session's row (revocation, stored owner and origin); a route may start its own read
+/// for the claimed owner meanwhile, to be used only once the claim is confirmed.
+pub(super) struct Claim<'a> {
+    session: UploadSession,
+    /// A session token, whose row is still to be read (a bearer token has none).
+    stored: bool,
+    origin: Option<&'a str>,
+}
+
+impl<'a> Claim<'a> {
+    pub fn of(req: &'a Request, state: &AppState) -> poem::Result<Self> {
+        let (session, stored) = if let Some(token) = req.raw_path_param("session") {
+            (state.sessions.check_signature(token).map_err(fail)?, true)
         } else if let Some(token) = bearer(req) {
             // Uppy 5 and other clients: an access token; `?method=put` asks for Uppy 5's shape.
             let owner = state.auth.verify(token).map_err(fail)?;
-            UploadSession {
+            let method = if req.uri().query().is_some_and(|q| q.contains("method=put")) {
+                SmallFileMethod::Put
+            } else {
+                SmallFileMethod::Post
+            };
+            let session = UploadSession {
                 id: None,
                 owner,
-                method: if req.uri().query().is_some_and(|q| q.contains("method=put")) {
-                    SmallFileMethod::Put
-                } else {
-                    SmallFileMethod::Post
-                },
+                method,
                 origin: None,
-            }
+            };
+            (session, false)
         } else if let Some(token) = session_cookie(req).map_err(fail)? {
-            state.sessions.check(token).await.map_err(fail)?
+            (state.sessions.check_signature(token).map_err(fail)?, true)
         } else {
             return Err(fail(AuthError::Missing));
         };
+        Ok(Self {
+            session,
+            stored,
+            origin: request_origin(req),
+        })
+    }
+
+    /// The owner the token names (confirmed by [`Self::confirm`] for a session).
+    pub fn owner(&self) -> &Owner {
+        &self.session.owner
+    }
+
+    /// The caller, once its session is found active and the request comes from its origin.
+    pub async fn confirm(self, state: &AppState) -> poem::Result<UploadSession> {
+        let session = if self.stored {
+            state.sessions.confirm(self.session).await.map_err(fail)?
+        } else {
+            self.session
+        };
         // A page elsewhere than the session's origin is refused, whatever it could read.
-        if let Some(origin) = request_origin(req)
+        if let Some(origin) = self.origin
             && !session.allows_origin(origin)
         {
             return Err(fail(origin_not_allowed()));
         }
-        Ok(Caller(session))
+        Ok(session)
     }
 }
 

@@ -94,8 +94,15 @@ impl SessionRegistry {
     /// The session a token names, if it is still active; owner and origin as stored, not as
     /// the token says.
     pub async fn check(&self, token: &str) -> Result<UploadSession, SessionError> {
-        let claimed = self.tokens.verify(token)?;
-        let id = claimed.id.expect("session tokens name a session");
+        self.confirm(self.tokens.verify(token)?).await
+    }
+
+    /// The session a token's signature showed ([`Self::check_signature`]), if it is still
+    /// active; owner and origin as stored.
+    pub async fn confirm(&self, claimed: UploadSession) -> Result<UploadSession, SessionError> {
+        let Some(id) = claimed.id else {
+            return Err(AuthError::Invalid("the token names no session".into()).into());
+        };
         let client = db::client(&self.db).await?;
         let stored = db::sessions::active(&client, id)
             .await?

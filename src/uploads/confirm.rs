@@ -132,7 +132,7 @@ impl Uploads {
     /// now hold other bytes there (the POST-policy path cannot be made write-once), the upload
     /// is flagged: `rejected` with the reason, its job withheld if not published yet, the
     /// object removed. Returns the flagged upload, if it was. The event alone proves nothing:
-    /// storage is asked.
+    /// storage is asked, about single-request uploads only (see below).
     pub async fn check_replaced(
         &self,
         upload: Upload,
@@ -142,6 +142,11 @@ impl Uploads {
         let Some(recorded) = upload.etag.as_deref().map(unquoted) else {
             return Ok(None);
         };
+        // Assembled from parts: no URL we signed can write its key again (part URLs name a
+        // multipart upload that no longer exists; it has no other), so storage is not asked.
+        if upload.plan.multipart {
+            return Ok(None);
+        }
         // The event shows the confirmed bytes: a duplicate, no need to ask storage.
         let same_size = event_size.is_none_or(|size| size == upload.plan.size);
         if event_etag.map(unquoted) == Some(recorded) && same_size {

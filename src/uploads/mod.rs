@@ -286,7 +286,16 @@ impl Uploads {
             processed_at: None,
             checksums,
         };
-        let recorded = self.record_intent(&upload, idempotency_key).await;
+        // The first URLs are signed while the intent commits: signing asks nobody anything,
+        // and the URLs of an intent that fails to record are dropped with its multipart upload.
+        let first_batch = match first_urls {
+            FirstUrls::Signed => self.first_batch(&upload),
+            FirstUrls::None => Vec::new(),
+        };
+        let (recorded, signed) = tokio::join!(
+            self.record_intent(&upload, idempotency_key),
+            self.sign(&upload, &first_batch)
+        );
         if let Err(err) = recorded {
             if let Some(upload_id) = &upload.storage_upload_id
                 && let Err(abort) = self.storage.abort_multipart(&upload.key, upload_id).await
@@ -295,10 +304,7 @@ impl Uploads {
             }
             return Err(err);
         }
-        let parts = match first_urls {
-            FirstUrls::Signed => self.sign(&upload, &self.first_batch(&upload)).await?,
-            FirstUrls::None => Vec::new(),
-        };
+        let parts = signed?;
         tracing::info!(upload_id = %upload.id, owner = %owner, size = plan.size, parts = plan.part_count, "upload declared");
         Ok(CreatedUpload { upload, parts })
     }

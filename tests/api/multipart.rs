@@ -34,6 +34,16 @@ async fn a_large_file_goes_up_in_parallel_parts_and_is_stored_intact() {
         app.stored_bytes(upload["key"].as_str().unwrap()).await,
         data
     );
+    // Each storage call is timed by operation: one multipart upload started, one assembled.
+    for operation in ["CreateMultipartUpload", "CompleteMultipartUpload"] {
+        let timed = app
+            .metric(
+                "uc_storage_request_duration_seconds_count",
+                &[("operation", operation), ("outcome", "ok")],
+            )
+            .await;
+        assert_eq!(timed, 1.0, "{operation}");
+    }
 }
 
 #[tokio::test]
