@@ -9,7 +9,10 @@ CREATE TABLE owner_usage (
     -- Creates the owner may make at once as of tokens_at; NULL is a full bucket, whatever the
     -- rate is configured to.
     create_tokens   float8,
-    tokens_at       timestamptz NOT NULL DEFAULT now()
+    tokens_at       timestamptz NOT NULL DEFAULT now(),
+    -- The upload the latest admission let in: how the admitting statement tells an admission
+    -- from a refusal in its own RETURNING.
+    last_admitted   uuid
 );
 
 -- Creates an owner may make right now: the bucket as of `at`, refilled since at `per_minute`,
@@ -63,5 +66,5 @@ CREATE TRIGGER owner_usage_truncate AFTER TRUNCATE ON uploads
 INSERT INTO owner_usage (owner, pending_uploads, pending_bytes)
     SELECT owner, count(*), sum(size) FROM uploads WHERE status = 'pending' GROUP BY owner;
 
--- Only the quota count read it.
-DROP INDEX uploads_owner_pending;
+-- uploads_owner_pending (0009) is no longer read by this version; replicas of the previous one
+-- still count with it during a rolling upgrade, so a later migration drops it.

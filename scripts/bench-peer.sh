@@ -152,6 +152,22 @@ cpu_weed=$(($(cpu_ticks_named weed) - before_weed))
 ENV
 }
 
+# One user on a quiet machine through the native API (k6/quiet-calls.js, operation $1): how
+# long a create or a complete takes in the service beside its storage calls, read from the
+# service's histograms into $WORK/quiet-$1.calls.json.
+quiet_run() {
+  local operation=$1 name=quiet-$1
+  log "scenario $name: one user, native API, $operation"
+  scrape_metrics "$WORK/$name.metrics"
+  "$K6" run --quiet --no-usage-report -e "K6_BASE_URL=http://127.0.0.1:$BENCH_PORT" \
+    -e JWT_SECRET="$JWT_SECRET" -e OPERATION="$operation" \
+    "$ROOT/k6/quiet-calls.js" >"$WORK/$name.log" 2>&1 &
+  K6_PID=$!
+  wait "$K6_PID" || { tail -n 30 "$WORK/$name.log" >&2; die "k6 failed in $name"; }
+  K6_PID=
+  metrics_since "$WORK/$name.metrics" "$WORK/$name.calls.json"
+}
+
 # What the runs left in storage: our pending uploads' multipart uploads (named by the bench
 # database, as clean_storage does) and Companion's whole bucket.
 clean_peer_uploads() {
@@ -254,6 +270,32 @@ for name, label in [("ours-create", "50 VUs"), ("ours-create-one-user", "one use
             f"CreateMultipartUpload {storage['mean_ms']:.2f} ms ({mean_http - storage['mean_ms']:.2f} ms "
             f"the rest), from the service's own histograms.")
 add("")
+quiet = []
+for name, route, operation in [("quiet-create", "POST createUpload", "CreateMultipartUpload"),
+                               ("quiet-complete", "POST completeUpload", "CompleteMultipartUpload")]:
+    path = os.path.join(work, f"{name}.calls.json")
+    if not os.path.exists(path):
+        continue
+    with open(path) as f:
+        calls = json.load(f)
+    call = calls.get("http", {}).get(route)
+    storage = calls.get("storage", {}).get(operation)
+    if call and storage:
+        heads = calls.get("storage", {}).get("HeadObject", {}).get("calls", 0)
+        quiet.append(f"| {route.split()[1]} | {call['calls']} | {call['mean_ms']:.2f} ms | "
+                     f"{operation} {storage['mean_ms']:.2f} ms | {call['mean_ms'] - storage['mean_ms']:.2f} ms | {heads} |")
+if quiet:
+    add("One user through the native API on an otherwise quiet machine (k6/quiet-calls.js: 100 MiB "
+        "files of 13 parts; creates paced 200 ms apart, each signing its 13 part URLs; each "
+        "complete with its part list, a second after its PUTs), means from the service's histograms:")
+    add("")
+    add("| call | calls | mean in the service | its storage call (mean) | the rest | HEADs meanwhile |")
+    add("| --- | --- | --- | --- | --- | --- |")
+    lines.extend(quiet)
+    add("")
+    add("HEADs meanwhile are the storage-event door's (SeaweedFS posts each assembled object's "
+        "event; an event alone proves nothing), not the complete's.")
+    add("")
 add("The one-user run is paced (one create every 200 ms, within the default 600 per minute): "
     "its rate is the pace; its latencies are a lone user's.")
 add("")
@@ -312,9 +354,12 @@ ENV
   # One user, one create every 200 ms (within the default 600 per minute), an owner of its own.
   peer_run ours create ours-create-one-user 1 0.2 one-user@bench.example
   stop_companion
+  quiet_run create
+  quiet_run complete
   stop_service
   delete_broker_queues
   clean_peer_uploads
+  clean_storage
   write_peer_report
   log "done: ${PEER_REPORT#"$ROOT"/} (and its section in bench/REPORT.md)"
 }

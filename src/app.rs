@@ -90,14 +90,14 @@ impl Application {
                 settings.storage.bucket, settings.storage.endpoint
             )
         })?;
-        let (write_once, checksums) = storage
+        let (write_once, checksums, lengths) = storage
             .enforcement(
                 settings.storage.write_once,
                 settings.storage.checksums,
                 &settings.policy.key_prefix,
             )
             .await;
-        let storage = storage.with_enforcement(write_once, checksums);
+        let storage = storage.with_enforcement(write_once, checksums, lengths);
         let listener = TcpListener::bind(settings.http.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.http.listen))?;

@@ -61,7 +61,7 @@ impl Metrics {
         let storage_duration = HistogramVec::new(
             HistogramOpts::new(
                 "storage_request_duration_seconds",
-                "Calls to storage by S3 operation and outcome (ok, error), retries included",
+                "Calls to storage by S3 operation and outcome (ok, not_found, error), retries included",
             )
             .buckets(vec![
                 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,

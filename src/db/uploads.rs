@@ -7,6 +7,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::quotas::Usage;
 use super::{DbError, cached};
 use crate::config::OwnerQuotas;
 use crate::domain::{ChecksumAlgorithm, Checksums, PartPlan, Upload, UploadStatus};
@@ -73,37 +74,62 @@ fn one(row: Option<Row>) -> Result<Option<Upload>, DbError> {
     row.as_ref().map(from_row).transpose()
 }
 
+/// What [`insert_within_quotas`] decided, and the owner's usage it decided on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Admission {
+    pub admitted: bool,
+    /// Before this upload: what a refusal is explained by.
+    pub usage: Usage,
+}
+
 /// Inserts `upload` if its owner's quotas admit it, spending one create from the owner's
 /// allowance, in one statement: the owner's usage row is locked and read at its latest (as an
-/// upsert reads a conflicting row), so creates racing on any replica cannot overshoot. Returns
-/// whether it was admitted; the triggers of migration 0010 then count it as pending.
+/// upsert reads a conflicting row), so creates racing on any replica cannot overshoot. The
+/// triggers of migration 0010 then count the upload as pending.
 pub async fn insert_within_quotas(
     db: &impl GenericClient,
     upload: &Upload,
     quotas: &OwnerQuotas,
-) -> Result<bool, DbError> {
+) -> Result<Admission, DbError> {
+    // $20 creates per minute, $21 pending uploads, $22 pending bytes. A refusal still updates
+    // the row (to itself): ON CONFLICT DO UPDATE returns only rows it updated, and the usage
+    // is what explains the refusal.
     let insert = cached(
         db,
         "WITH admitted AS ( \
-             INSERT INTO owner_usage AS u (owner, create_tokens, tokens_at) \
-                 SELECT $2, $20::float8 - 1, now() WHERE $6 <= $22::bigint \
-             ON CONFLICT (owner) DO UPDATE \
-                 SET create_tokens = \
-                         owner_create_allowance(u.create_tokens, u.tokens_at, $20::float8) - 1, \
-                     tokens_at = now() \
-                 WHERE u.pending_uploads < $21::bigint \
-                     AND u.pending_bytes + $6 <= $22::bigint \
-                     AND owner_create_allowance(u.create_tokens, u.tokens_at, $20::float8) >= 1 \
+             INSERT INTO owner_usage AS u (owner, create_tokens, tokens_at, last_admitted) \
+                 VALUES ($2, CASE WHEN $6 <= $22::bigint THEN $20::float8 - 1 END, now(), \
+                         CASE WHEN $6 <= $22::bigint THEN $1::uuid END) \
+             ON CONFLICT (owner) DO UPDATE SET \
+                 (create_tokens, tokens_at, last_admitted) = ( \
+                     SELECT CASE WHEN fits THEN allowance - 1 ELSE u.create_tokens END, \
+                            CASE WHEN fits THEN now() ELSE u.tokens_at END, \
+                            CASE WHEN fits THEN $1::uuid ELSE u.last_admitted END \
+                     FROM (SELECT allowance, \
+                                  u.pending_uploads < $21::bigint \
+                                      AND u.pending_bytes + $6 <= $22::bigint \
+                                      AND allowance >= 1 AS fits \
+                           FROM (SELECT owner_create_allowance(u.create_tokens, u.tokens_at, \
+                                                               $20::float8) AS allowance) a) f) \
+             RETURNING last_admitted IS NOT DISTINCT FROM $1::uuid AS admitted, \
+                 pending_uploads, pending_bytes, \
+                 CASE WHEN last_admitted IS NOT DISTINCT FROM $1::uuid \
+                      THEN create_tokens + 1 \
+                      ELSE owner_create_allowance(create_tokens, tokens_at, $20::float8) END \
+                     AS allowance), \
+         inserted AS ( \
+             INSERT INTO uploads (id, owner, title, filename, content_type, size, bucket, key, \
+                 storage_upload_id, multipart, part_size, part_count, status, metadata, \
+                 created_at, updated_at, expires_at, checksum_algorithm, part_checksums, sha256) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, \
+                 $17, $18, $19 FROM admitted WHERE admitted \
              RETURNING 1) \
-         INSERT INTO uploads (id, owner, title, filename, content_type, size, bucket, key, \
-             storage_upload_id, multipart, part_size, part_count, status, metadata, \
-             created_at, updated_at, expires_at, checksum_algorithm, part_checksums, sha256) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, \
-             $17, $18, $19 FROM admitted",
+         SELECT admitted, pending_uploads, pending_bytes, coalesce(allowance, $20::float8), \
+             (SELECT count(*) FROM inserted) FROM admitted",
     )
     .await?;
-    let inserted = db
-        .execute(
+    let row = db
+        .query_one(
             &insert,
             &[
                 &upload.id,
@@ -131,7 +157,15 @@ pub async fn insert_within_quotas(
             ],
         )
         .await?;
-    Ok(inserted == 1)
+    let inserted: i64 = row.get(4);
+    Ok(Admission {
+        admitted: row.get::<_, bool>(0) && inserted == 1,
+        usage: Usage {
+            pending_uploads: row.get(1),
+            pending_bytes: row.get(2),
+            create_allowance: row.get(3),
+        },
+    })
 }
 
 /// The part checksums of a pending upload, locked until `tx` ends, so checksums given by two

@@ -120,6 +120,8 @@ pub struct Storage {
     write_once: bool,
     /// Storage refuses bytes whose checksum header does not match them.
     checksums_enforced: bool,
+    /// Storage refuses a presigned PUT of another length than the one signed.
+    lengths_enforced: bool,
     timer: CallTimer,
 }
 
@@ -158,6 +160,7 @@ impl Storage {
             public_endpoint: settings.public_endpoint().trim_end_matches('/').to_owned(),
             write_once: false,
             checksums_enforced: false,
+            lengths_enforced: false,
             timer: CallTimer::default(),
         }
     }
@@ -169,10 +172,17 @@ impl Storage {
     }
 
     /// What storage was found (or said) to enforce.
-    pub fn with_enforcement(mut self, write_once: bool, checksums: bool) -> Self {
+    pub fn with_enforcement(mut self, write_once: bool, checksums: bool, lengths: bool) -> Self {
         self.write_once = write_once;
         self.checksums_enforced = checksums;
+        self.lengths_enforced = lengths;
         self
+    }
+
+    /// Whether every part of a multipart upload holds exactly the length its URL was signed
+    /// for (storage refuses any other).
+    pub fn lengths_enforced(&self) -> bool {
+        self.lengths_enforced
     }
 
     pub fn checksums_enforced(&self) -> bool {

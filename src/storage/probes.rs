@@ -1,13 +1,14 @@
 //! What storage enforces, found out at startup on scratch objects under the key prefix:
-//! whether it refuses a second PUT signed `If-None-Match: *` (write once), and whether it
-//! refuses bytes whose checksum header does not match (declared checksums).
+//! whether it refuses a second PUT signed `If-None-Match: *` (write once), whether it refuses
+//! bytes whose checksum header does not match (declared checksums), and whether it refuses a
+//! presigned PUT of another length than the one signed (signed lengths).
 
 use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-use super::{Storage, StorageError};
+use super::{Storage, StorageError, presigning};
 use crate::config::Enforcement;
 
 /// As configured, or as the probe finds (a probe that fails counts as not enforced).
@@ -28,21 +29,39 @@ async fn decide(
 
 impl Storage {
     /// What storage enforces, as configured or as the probes find (logged either way):
-    /// `(write once, checksums)`.
+    /// `(write once, checksums, signed lengths)`. Signed lengths are always probed: a store
+    /// found not to hold them gets its assembled objects checked with a HEAD.
     pub async fn enforcement(
         &self,
         write_once: Enforcement,
         checksums: Enforcement,
         prefix: &str,
-    ) -> (bool, bool) {
-        let (write_once, checksums) = tokio::join!(
+    ) -> (bool, bool, bool) {
+        let (write_once, checksums, signed_lengths) = tokio::join!(
             decide(
                 write_once,
                 "UC_S3_WRITE_ONCE",
                 self.probe_write_once(prefix)
             ),
             decide(checksums, "UC_S3_CHECKSUMS", self.probe_checksums(prefix)),
+            async {
+                self.probe_signed_lengths(prefix).await.unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "could not probe whether storage holds presigned PUTs to their signed length");
+                    false
+                })
+            },
         );
+        if signed_lengths {
+            tracing::info!(
+                "storage holds presigned PUTs to their signed length: a multipart complete is \
+                 confirmed from CompleteMultipartUpload's answer"
+            );
+        } else {
+            tracing::warn!(
+                "storage did not refuse a PUT longer than its URL was signed for: parts are not \
+                 held to their size by signature; each complete checks the object with a HEAD"
+            );
+        }
         if write_once {
             tracing::info!("single-PUT uploads are write-once (storage refuses a second PUT)");
         } else {
@@ -59,7 +78,51 @@ impl Storage {
                  passed on, uploads say verified_by_storage: false"
             );
         }
-        (write_once, checksums)
+        (write_once, checksums, signed_lengths)
+    }
+
+    /// Whether storage refuses a presigned PUT whose body is longer than the length signed
+    /// into its URL: signs a PUT of 5 bytes to a scratch object under `prefix` and sends 6
+    /// (through the endpoint the service uses), then removes anything stored.
+    pub async fn probe_signed_lengths(&self, prefix: &str) -> Result<bool, StorageError> {
+        let key = format!(
+            "{}/.length-probe/{}",
+            prefix.trim_matches('/'),
+            uuid::Uuid::new_v4()
+        );
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_length(5)
+            .presigned(presigning(std::time::Duration::from_secs(60))?)
+            .await?;
+        let mut put = reqwest::Client::new()
+            .put(request.uri())
+            .timeout(std::time::Duration::from_secs(10));
+        for (name, value) in request.headers() {
+            if !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length") {
+                put = put.header(name, value);
+            }
+        }
+        let status = put
+            .body(b"probe!".to_vec())
+            .send()
+            .await
+            .map_err(|err| StorageError::Request(format!("the length probe's PUT: {err}")))?
+            .status();
+        if status.is_success() {
+            let _ = self.delete(&key).await;
+            return Ok(false);
+        }
+        // The signature covers Content-Length: storage that checks it answers 403.
+        match status.as_u16() {
+            403 => Ok(true),
+            other => Err(StorageError::Request(format!(
+                "the length probe's PUT answered {other}"
+            ))),
+        }
     }
 
     /// Whether storage refuses a PUT with `If-None-Match: *` over an existing object: writes a

@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::time::Instant;
 
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::SdkError;
 use prometheus::HistogramVec;
 
 /// Times storage calls into a histogram, when one is given (tests build `Storage` bare).
@@ -21,7 +23,8 @@ impl std::fmt::Debug for CallTimer {
 }
 
 impl CallTimer {
-    /// Observes into `histogram`, labelled `operation` and `outcome` (`ok` or `error`).
+    /// Observes into `histogram`, labelled `operation` and `outcome`: `ok`, `not_found` (a
+    /// 404: no such object or multipart upload, which callers often expect) or `error`.
     pub fn into(histogram: HistogramVec) -> Self {
         Self(Some(histogram))
     }
@@ -30,12 +33,22 @@ impl CallTimer {
     pub async fn time<T, E>(
         &self,
         operation: &'static str,
-        call: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
+        call: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, SdkError<E, HttpResponse>> {
         let started = Instant::now();
         let result = call.await;
         if let Some(histogram) = &self.0 {
-            let outcome = if result.is_ok() { "ok" } else { "error" };
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(err)
+                    if err
+                        .raw_response()
+                        .is_some_and(|raw| raw.status().as_u16() == 404) =>
+                {
+                    "not_found"
+                }
+                Err(_) => "error",
+            };
             histogram
                 .with_label_values(&[operation, outcome])
                 .observe(started.elapsed().as_secs_f64());

@@ -72,10 +72,11 @@ impl Uploads {
                     .await
                 {
                     // The object is every planned part, once: each PUT through a URL signed
-                    // for that part's exact length (storage refuses any other), under the
-                    // content type our CreateMultipartUpload set. A HEAD would prove nothing
-                    // more. Events and the reconciler, which did not assemble it, still ask.
-                    Ok(etag) => {
+                    // for that part's exact length (storage, probed at startup, refuses any
+                    // other), under the content type our CreateMultipartUpload set. A HEAD
+                    // would prove nothing more. Events and the reconciler, which did not
+                    // assemble it, still ask; so does this, where lengths are not held.
+                    Ok(etag) if self.storage.lengths_enforced() => {
                         let object = ObjectInfo {
                             size: upload.plan.size,
                             content_type: Some(upload.content_type.clone()),
@@ -84,7 +85,7 @@ impl Uploads {
                         let outcome = self.confirm_found(upload, object, received_at).await?;
                         return finished(outcome);
                     }
-                    Err(StorageError::NoSuchUpload) => {}
+                    Ok(_) | Err(StorageError::NoSuchUpload) => {}
                     Err(StorageError::InvalidPart(msg)) => {
                         return Err(UploadError::InvalidPart(msg));
                     }

@@ -362,3 +362,53 @@ async fn a_result_that_keeps_failing_ends_in_its_dead_letter_queue_after_the_las
         1.0
     );
 }
+
+#[tokio::test]
+async fn a_multipart_complete_records_the_etag_storage_shows() {
+    let app = spawn_app().await;
+    let data = payload(12 * crate::helpers::MIB + 5, 7);
+    let upload = app.declare(data.len()).await;
+    assert_eq!(upload["multipart"], true);
+    let part_size = upload["part_size"].as_u64().unwrap() as usize;
+    let etags = app
+        .put_parts(upload["parts"].as_array().unwrap(), &data, part_size)
+        .await;
+    let body = json!({
+        "parts": etags.iter().map(|(n, etag)| json!({"part_number": n, "etag": etag})).collect::<Vec<_>>()
+    });
+    let id = upload["id"].as_str().unwrap();
+    assert_eq!(app.complete(id, Some(&body)).await.status(), StatusCode::OK);
+    let stored = app
+        .s3
+        .head_object()
+        .bucket(&app.bucket)
+        .key(upload["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.content_length(), Some(data.len() as i64));
+    assert_eq!(Some(recorded_etag(&app, id).await.as_str()), stored.e_tag());
+}
+
+/// A multipart complete is confirmed from storage's answer only where storage holds every
+/// part to its signed length; the test stack's SeaweedFS is found to.
+#[tokio::test]
+async fn storage_is_found_to_hold_presigned_puts_to_their_signed_length() {
+    use upload_coordinator::config::{Enforcement, Secret, StorageSettings};
+    use upload_coordinator::storage::{Storage, StorageCredentials};
+    let stack = crate::helpers::Stack::from_env();
+    let settings = StorageSettings {
+        endpoint: stack.s3_endpoint.clone(),
+        public_endpoint: None,
+        bucket: stack.bucket.clone(),
+        region: "us-east-1".into(),
+        access_key: stack.s3_access_key.clone(),
+        secret_key: Secret::new(stack.s3_secret_key.clone()),
+        write_once: Enforcement::Auto,
+        checksums: Enforcement::Auto,
+        path_style: true,
+    };
+    let credentials = StorageCredentials::from_settings(&settings, Duration::from_secs(60)).await;
+    let storage = Storage::new(&settings, credentials);
+    assert!(storage.probe_signed_lengths("probe-test").await.unwrap());
+}
