@@ -75,12 +75,7 @@ async fn create_in_session(
     // The session's refusal comes first, as when the count was checked before anything else.
     counted.map_err(fail)?;
     let created = match prepared {
-        Ok(prepared) => {
-            state
-                .uploads
-                .create_prepared_unsigned(&session.owner, prepared)
-                .await
-        }
+        Ok(prepared) => state.uploads.create_prepared_unsigned(prepared).await,
         Err(err) => Err(err),
     };
     if created.is_err() {

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-use super::{Storage, StorageError, presigning};
+use super::{Storage, StorageError, presigned_url, presigning};
 use crate::config::Enforcement;
 
 /// As configured, or as the probe finds (a probe that fails counts as not enforced).
@@ -90,21 +90,22 @@ impl Storage {
             prefix.trim_matches('/'),
             uuid::Uuid::new_v4()
         );
+        let ttl = std::time::Duration::from_secs(60);
         let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(&key)
             .content_length(5)
-            .presigned(presigning(std::time::Duration::from_secs(60))?)
+            .presigned(presigning(ttl)?)
             .await?;
+        // As a client gets it: Host and Content-Length are its HTTP client's to set.
+        let url = presigned_url(&request, ttl);
         let mut put = reqwest::Client::new()
-            .put(request.uri())
+            .put(&url.url)
             .timeout(std::time::Duration::from_secs(10));
-        for (name, value) in request.headers() {
-            if !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length") {
-                put = put.header(name, value);
-            }
+        for (name, value) in &url.headers {
+            put = put.header(name, value);
         }
         let status = put
             .body(b"probe!".to_vec())

@@ -65,7 +65,7 @@ impl Uploads {
                             declaration,
                             choice,
                             Some(key),
-                            super::FirstUrls::Signed,
+                            super::create::FirstUrls::Signed,
                         )
                         .await
                     {
