@@ -30,16 +30,15 @@ impl<'a> FromRequest<'a> for Caller {
 /// reads a session's row (revocation, stored owner and origin); a route may start its own read
 /// for the claimed owner meanwhile, to be used only once the claim is confirmed.
 pub(super) struct Claim<'a> {
+    /// As the token says; one from a session token names its row (`id`), still to be read.
     session: UploadSession,
-    /// A session token, whose row is still to be read (a bearer token has none).
-    stored: bool,
     origin: Option<&'a str>,
 }
 
 impl<'a> Claim<'a> {
     pub fn of(req: &'a Request, state: &AppState) -> poem::Result<Self> {
-        let (session, stored) = if let Some(token) = req.raw_path_param("session") {
-            (state.sessions.check_signature(token).map_err(fail)?, true)
+        let session = if let Some(token) = req.raw_path_param("session") {
+            state.sessions.check_signature(token).map_err(fail)?
         } else if let Some(token) = bearer(req) {
             // Uppy 5 and other clients: an access token; `?method=put` asks for Uppy 5's shape.
             let owner = state.auth.verify(token).map_err(fail)?;
@@ -48,21 +47,19 @@ impl<'a> Claim<'a> {
             } else {
                 SmallFileMethod::Post
             };
-            let session = UploadSession {
+            UploadSession {
                 id: None,
                 owner,
                 method,
                 origin: None,
-            };
-            (session, false)
+            }
         } else if let Some(token) = session_cookie(req).map_err(fail)? {
-            (state.sessions.check_signature(token).map_err(fail)?, true)
+            state.sessions.check_signature(token).map_err(fail)?
         } else {
             return Err(fail(AuthError::Missing));
         };
         Ok(Self {
             session,
-            stored,
             origin: request_origin(req),
         })
     }
@@ -74,7 +71,7 @@ impl<'a> Claim<'a> {
 
     /// The caller, once its session is found active and the request comes from its origin.
     pub async fn confirm(self, state: &AppState) -> poem::Result<UploadSession> {
-        let session = if self.stored {
+        let session = if self.session.id.is_some() {
             state.sessions.confirm(self.session).await.map_err(fail)?
         } else {
             self.session
