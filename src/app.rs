@@ -97,7 +97,10 @@ impl Application {
                 &settings.policy.key_prefix,
             )
             .await;
-        let storage = storage.with_enforcement(write_once, checksums, lengths);
+        let storage = storage
+            .with_enforcement(write_once, checksums, lengths)
+            .with_own_presigner()
+            .await;
         let listener = TcpListener::bind(settings.http.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.http.listen))?;

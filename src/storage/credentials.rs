@@ -47,6 +47,16 @@ impl StorageCredentials {
         }
     }
 
+    /// These credentials and no others.
+    #[cfg(test)]
+    pub fn fixed(credentials: Credentials) -> Self {
+        Self {
+            provider: SharedCredentialsProvider::new(credentials),
+            current: Arc::default(),
+            renew_before: Duration::from_secs(60),
+        }
+    }
+
     /// For the SDK clients, which cache and renew on their own.
     pub fn provider(&self) -> SharedCredentialsProvider {
         self.provider.clone()

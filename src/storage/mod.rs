@@ -10,7 +10,6 @@ use aws_sdk_s3::config::{
     BehaviorVersion, Builder, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, Utc};
 
 use crate::config::StorageSettings;
@@ -19,7 +18,10 @@ use crate::domain::ChecksumAlgorithm;
 mod credentials;
 mod multipart;
 mod post_policy;
+mod presigned;
 mod probes;
+mod query_signer;
+mod sigv4;
 mod timing;
 
 pub use credentials::StorageCredentials;
@@ -75,23 +77,6 @@ pub struct StoredPart {
     pub checksum: Option<String>,
 }
 
-/// Sets the header of a part's declared checksum on a PutObject or UploadPart request (the
-/// SDK's builders share the methods, not a trait).
-macro_rules! with_checksum {
-    ($request:expr, $checksum:expr) => {
-        match $checksum {
-            None => $request,
-            Some(PartChecksum { algorithm, digest }) => match algorithm {
-                ChecksumAlgorithm::Sha256 => $request.checksum_sha256(digest),
-                ChecksumAlgorithm::Crc32 => $request.checksum_crc32(digest),
-                ChecksumAlgorithm::Crc32c => $request.checksum_crc32_c(digest),
-                ChecksumAlgorithm::Md5 => $request.content_md5(digest),
-            },
-        }
-    };
-}
-pub(crate) use with_checksum;
-
 /// A part's declared checksum, to sign into its URL or hand to storage.
 #[derive(Clone, Copy, Debug)]
 pub struct PartChecksum<'a> {
@@ -122,6 +107,8 @@ pub struct Storage {
     checksums_enforced: bool,
     /// Storage refuses a presigned PUT of another length than the one signed.
     lengths_enforced: bool,
+    /// Signs presigned URLs here instead of through the SDK (see `with_own_presigner`).
+    own_signer: Option<query_signer::QuerySigner>,
     timer: CallTimer,
 }
 
@@ -161,6 +148,7 @@ impl Storage {
             write_once: false,
             checksums_enforced: false,
             lengths_enforced: false,
+            own_signer: None,
             timer: CallTimer::default(),
         }
     }
@@ -234,49 +222,6 @@ impl Storage {
         Ok(())
     }
 
-    /// A PUT of exactly `length` bytes of `content_type` to `key`, with the bytes' checksum
-    /// signed in when one is given.
-    pub async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        length: u64,
-        checksum: Option<PartChecksum<'_>>,
-        ttl: Duration,
-    ) -> Result<PresignedUrl, StorageError> {
-        let mut request = self
-            .presigner
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .content_length(length as i64);
-        if self.write_once {
-            request = request.if_none_match("*");
-        }
-        let request = with_checksum!(request, checksum);
-        let request = request.presigned(presigning(ttl)?).await?;
-        Ok(presigned_url(&request, ttl))
-    }
-
-    /// A GET of `key` whose response carries `content_disposition`.
-    pub async fn presign_get(
-        &self,
-        key: &str,
-        content_disposition: &str,
-        ttl: Duration,
-    ) -> Result<String, StorageError> {
-        let request = self
-            .presigner
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .response_content_disposition(content_disposition)
-            .presigned(presigning(ttl)?)
-            .await?;
-        Ok(request.uri().to_owned())
-    }
-
     /// The object's size and type, or `None` when there is no such object.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
         let result = self
@@ -322,27 +267,5 @@ impl Storage {
             )
             .await?;
         Ok(())
-    }
-}
-
-pub(super) fn presigning(ttl: Duration) -> Result<PresigningConfig, StorageError> {
-    PresigningConfig::expires_in(ttl).map_err(|e| StorageError::Request(e.to_string()))
-}
-
-pub(super) fn presigned_url(
-    request: &aws_sdk_s3::presigning::PresignedRequest,
-    ttl: Duration,
-) -> PresignedUrl {
-    PresignedUrl {
-        url: request.uri().to_owned(),
-        // Browsers set Host and Content-Length themselves and refuse to be told.
-        headers: request
-            .headers()
-            .filter(|(name, _)| {
-                !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length")
-            })
-            .map(|(name, value)| (name.to_owned(), value.to_owned()))
-            .collect(),
-        expires_at: Utc::now() + ttl,
     }
 }

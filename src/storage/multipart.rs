@@ -1,15 +1,10 @@
-//! S3 multipart uploads: created, parts presigned (each for its exact length and, when
-//! declared, its checksum), listed, completed, aborted, and found when no one knows them.
-
-use std::time::Duration;
+//! S3 multipart uploads: created, listed, completed, aborted, and found when no one knows them.
+//! Their parts' URLs are presigned in `presigned`.
 
 use aws_sdk_s3::types::{ChecksumAlgorithm as S3Checksum, CompletedMultipartUpload, CompletedPart};
 use chrono::DateTime;
 
-use super::{
-    InProgress, PartChecksum, PresignedUrl, Storage, StorageError, StoredPart, presigned_url,
-    presigning, with_checksum,
-};
+use super::{InProgress, Storage, StorageError, StoredPart};
 use crate::domain::ChecksumAlgorithm;
 
 /// The S3 name of an algorithm S3 checksums parts with (MD5 is a plain header, not one).
@@ -56,30 +51,6 @@ impl Storage {
             .upload_id()
             .map(str::to_owned)
             .ok_or_else(|| StorageError::Request("CreateMultipartUpload returned no id".into()))
-    }
-
-    /// An UploadPart of exactly `length` bytes, and of the bytes `checksum` digests when
-    /// given.
-    pub async fn presign_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        number: u32,
-        length: u64,
-        checksum: Option<PartChecksum<'_>>,
-        ttl: Duration,
-    ) -> Result<PresignedUrl, StorageError> {
-        let request = self
-            .presigner
-            .upload_part()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .part_number(number as i32)
-            .content_length(length as i64);
-        let request = with_checksum!(request, checksum);
-        let request = request.presigned(presigning(ttl)?).await?;
-        Ok(presigned_url(&request, ttl))
     }
 
     /// Every part storage holds for the upload, in part-number order, with the checksums of

@@ -8,7 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-use super::{Storage, StorageError, presigned_url, presigning};
+use super::presigned::{presigned_url, presigning};
+use super::{Storage, StorageError};
 use crate::config::Enforcement;
 
 /// As configured, or as the probe finds (a probe that fails counts as not enforced).

@@ -30,6 +30,8 @@ impl Uploads {
             return Err(UploadError::NotPending(upload.status));
         }
         if let Some(upload_id) = &upload.storage_upload_id {
+            // Until this returns, a storage event for the object waits for us.
+            let _completing = self.completing.start(upload.id);
             let algorithm = upload.checksums.algorithm;
             // Storage's record is needed without a part list, and to verify checksums.
             let stored = if parts.is_none() || algorithm.is_some() {

@@ -10,6 +10,10 @@ use crate::storage::ObjectInfo;
 
 use super::{UploadError, Uploads};
 
+/// How long a storage event waits for a complete of its object running on this replica
+/// (CompleteMultipartUpload's own attempt timeout is 30 s).
+const COMPLETE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What a confirmation attempt found, for callers that count outcomes (event listeners).
 #[derive(Clone, Debug)]
 pub enum ConfirmOutcome {
@@ -199,12 +203,20 @@ impl Uploads {
         received_at: DateTime<Utc>,
     ) -> Result<Option<ConfirmOutcome>, UploadError> {
         let client = db::client(&self.db).await?;
-        let upload = db::uploads::find(&client, Lookup::Object { bucket, key }).await?;
+        let Some(mut upload) = db::uploads::find(&client, Lookup::Object { bucket, key }).await?
+        else {
+            return Ok(None);
+        };
         drop(client);
-        match upload {
-            Some(upload) => self.confirm(upload, received_at).await.map(Some),
-            None => Ok(None),
+        // A complete running here confirms it from its own answer: wait, then look again.
+        if upload.status == UploadStatus::Pending
+            && upload.storage_upload_id.is_some()
+            && self.completing.wait_for(upload.id, COMPLETE_WAIT).await
+        {
+            let client = db::client(&self.db).await?;
+            upload = self.reload(&client, upload.id).await?;
         }
+        self.confirm(upload, received_at).await.map(Some)
     }
 
     async fn reload(

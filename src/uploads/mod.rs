@@ -5,6 +5,7 @@ mod abort;
 mod checksums;
 mod cleanup;
 mod complete;
+mod completing;
 mod confirm;
 mod create;
 mod download;
@@ -88,6 +89,8 @@ pub struct Uploads {
     policy: UploadPolicy,
     /// Wakes this process's outbox relay right after a job is committed.
     relay_wake: Arc<Notify>,
+    /// The multipart completes running here, which storage events wait for.
+    completing: completing::Completing,
 }
 
 impl Uploads {
@@ -102,6 +105,7 @@ impl Uploads {
             storage,
             policy,
             relay_wake,
+            completing: completing::Completing::default(),
         }
     }
 
