@@ -103,7 +103,8 @@ impl Storage {
     /// SDK's (logged either way). Endpoints, path style and credentials all shape a URL, so
     /// this runs with the settings the service runs with.
     pub async fn with_own_presigner(mut self) -> Self {
-        match self.own_signer_checked().await {
+        // Boxed: the SDK's presigning futures are large, and startup runs on a test's stack.
+        match Box::pin(self.own_signer_checked()).await {
             Ok(signer) => {
                 tracing::info!("presigned URLs are signed here (found equal to the SDK's)");
                 self.own_signer = Some(signer);
