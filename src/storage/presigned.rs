@@ -132,28 +132,35 @@ impl Storage {
             .await
             .map_err(|err| err.to_string())?;
         let signer = QuerySigner::from_sdk_url(layout.uri(), CHECK_KEY, &self.region)?;
-        let digest = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
-        let checksum = Some(PartChecksum {
-            algorithm: ChecksumAlgorithm::Sha256,
-            digest,
-        });
         let key = "uploads/0190a3f0-0000-7000-8000-000000000000/a b+ü%.mp4";
-        let samples = [
-            (
-                self.put_request(key, "video/mp4; codecs=avc1", 5, checksum),
-                self.sdk_put(key, "video/mp4; codecs=avc1", 5, checksum, config()?)
-                    .await,
-            ),
-            (
-                part_request(key, "id/+=", 7, 5, None),
-                self.sdk_part(key, "id/+=", 7, 5, None, config()?).await,
-            ),
-            (
-                get_request(key, "attachment; filename=\"a b.mp4\""),
-                self.sdk_get(key, "attachment; filename=\"a b.mp4\"", config()?)
-                    .await,
-            ),
-        ];
+        // Each kind of URL with no checksum and with each algorithm's header.
+        let checksums = [
+            None,
+            Some((
+                ChecksumAlgorithm::Sha256,
+                "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+            )),
+            Some((ChecksumAlgorithm::Crc32, "AAAAAA==")),
+            Some((ChecksumAlgorithm::Crc32c, "AAAAAA==")),
+            Some((ChecksumAlgorithm::Md5, "1B2M2Y8AsgTpgAmY7PhCfg==")),
+        ]
+        .map(|c| c.map(|(algorithm, digest)| PartChecksum { algorithm, digest }));
+        let mut samples = Vec::new();
+        for checksum in checksums {
+            samples.push((
+                self.put_request(key, "video/mp4", 5, checksum),
+                self.sdk_put(key, "video/mp4", 5, checksum, config()?).await,
+            ));
+            samples.push((
+                part_request(key, "id/+=", 7, 5, checksum),
+                self.sdk_part(key, "id/+=", 7, 5, checksum, config()?).await,
+            ));
+        }
+        samples.push((
+            get_request(key, "attachment; filename=\"a b.mp4\""),
+            self.sdk_get(key, "attachment; filename=\"a b.mp4\"", config()?)
+                .await,
+        ));
         let credentials = self
             .credentials
             .current()
@@ -191,8 +198,19 @@ impl Storage {
             secret_key: credentials.secret_access_key(),
             session_token: credentials.session_token(),
         };
-        let now = Utc::now();
-        let signed = signer.sign(request, &who, now, ttl)?;
+        // Whole seconds, as the URL states its time.
+        let at = Utc::now().trunc_subsecs(0);
+        // A URL dies with the credentials that signed it: it says so rather than outlive them.
+        let lifetime = match credentials.expiry() {
+            Some(expiry) => {
+                let left = expiry
+                    .duration_since(SystemTime::from(at))
+                    .unwrap_or_default();
+                ttl.min(Duration::from_secs(left.as_secs()))
+            }
+            None => ttl,
+        };
+        let signed = signer.sign(request, &who, at, lifetime)?;
         Ok(PresignedUrl {
             url: signed.url,
             headers: for_the_client(
@@ -201,7 +219,7 @@ impl Storage {
                     .iter()
                     .map(|(name, value)| (name.as_str(), value.as_str())),
             ),
-            expires_at: now + ttl,
+            expires_at: at + lifetime,
         })
     }
 
@@ -370,6 +388,8 @@ pub(super) fn presigned_url(request: &PresignedRequest, ttl: Duration) -> Presig
 
 #[cfg(test)]
 mod tests {
+    use chrono::DateTime;
+
     use super::*;
     use crate::config::StorageSettings;
     use crate::storage::StorageCredentials;
@@ -377,8 +397,8 @@ mod tests {
     const ACCESS_KEY: &str = "AKIDEXAMPLE";
     const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
-    fn storage(endpoint: &str, path_style: bool, write_once: bool, token: Option<&str>) -> Storage {
-        let settings = StorageSettings {
+    fn settings(endpoint: &str, path_style: bool) -> StorageSettings {
+        StorageSettings {
             endpoint: endpoint.to_owned(),
             public_endpoint: None,
             bucket: "videos".to_owned(),
@@ -388,7 +408,11 @@ mod tests {
             write_once: crate::config::Enforcement::Auto,
             checksums: crate::config::Enforcement::Auto,
             path_style,
-        };
+        }
+    }
+
+    fn storage(endpoint: &str, path_style: bool, write_once: bool, token: Option<&str>) -> Storage {
+        let settings = settings(endpoint, path_style);
         let credentials = StorageCredentials::fixed(aws_sdk_s3::config::Credentials::new(
             ACCESS_KEY,
             SECRET_KEY,
@@ -496,6 +520,34 @@ mod tests {
             }
         }
         assert_eq!(compared, 4 * 2 * 5 * 5 * 3);
+    }
+
+    #[tokio::test]
+    async fn a_url_lives_no_longer_than_the_credentials_that_signed_it() {
+        let expiry = SystemTime::now() + Duration::from_secs(120);
+        let credentials = StorageCredentials::fixed(aws_sdk_s3::config::Credentials::new(
+            ACCESS_KEY,
+            SECRET_KEY,
+            Some("token".to_owned()),
+            Some(expiry),
+            "test",
+        ));
+        let storage = Storage::new(&settings("http://127.0.0.1:8333", true), credentials)
+            .with_own_presigner()
+            .await;
+        assert!(storage.own_signer.is_some());
+        let url = storage
+            .presign_part("k", "id", 1, 5, None, Duration::from_secs(900))
+            .await
+            .unwrap();
+        let expires: u64 = url
+            .url
+            .split_once("X-Amz-Expires=")
+            .and_then(|(_, rest)| rest.split('&').next())
+            .and_then(|secs| secs.parse().ok())
+            .unwrap();
+        assert!((110..=120).contains(&expires), "X-Amz-Expires={expires}");
+        assert!(url.expires_at <= DateTime::<Utc>::from(expiry));
     }
 
     #[tokio::test]

@@ -98,9 +98,9 @@ impl QuerySigner {
         let mut headers: Vec<(String, String)> = request
             .headers
             .iter()
-            .map(|(name, value)| ((*name).to_owned(), canonical_value(value)))
-            .chain([("host".to_owned(), self.host.clone())])
-            .collect();
+            .map(|(name, value)| Ok(((*name).to_owned(), canonical_value(name, value)?)))
+            .chain([Ok(("host".to_owned(), self.host.clone()))])
+            .collect::<Result<_, StorageError>>()?;
         headers.sort();
         let signed_headers = headers
             .iter()
@@ -161,9 +161,20 @@ impl QuerySigner {
     }
 }
 
-/// A header value as SigV4 signs it: trimmed, runs of spaces made one.
-fn canonical_value(value: &str) -> String {
-    value.split_whitespace().collect::<Vec<_>>().join(" ")
+/// A header value as SigV4 signs it (as the SDK does): trimmed, runs of spaces made one. A
+/// control character has no place in a header the client is handed to send.
+fn canonical_value(name: &str, value: &str) -> Result<String, StorageError> {
+    if value.chars().any(char::is_control) {
+        return Err(StorageError::Request(format!(
+            "the {name} header to sign holds a control character"
+        )));
+    }
+    Ok(value
+        .trim_matches(' ')
+        .split(' ')
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 /// Whether two presigned requests are the same: one URL path, the same query parameters
@@ -237,5 +248,32 @@ mod tests {
                 .is_err()
         );
         assert!(signer().sign(&request, &who, at, Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn header_values_are_signed_as_the_sdk_signs_them_and_control_characters_refused() {
+        assert_eq!(
+            canonical_value("content-type", "  a   b c ").unwrap(),
+            "a b c"
+        );
+        let request = |value: &str| Presign {
+            method: "PUT",
+            key: "k",
+            query: vec![],
+            headers: vec![("content-type", value.to_owned())],
+        };
+        let who = Signer {
+            access_key: "AK",
+            secret_key: "SK",
+            session_token: None,
+        };
+        let at = Utc::now();
+        let ttl = Duration::from_secs(60);
+        for bad in ["a\r\nx-amz-acl: public-read", "a\tb", "a\u{0}"] {
+            assert!(
+                signer().sign(&request(bad), &who, at, ttl).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -29,9 +29,13 @@ impl Uploads {
         if upload.status != UploadStatus::Pending {
             return Err(UploadError::NotPending(upload.status));
         }
+        // Until this returns (a HEAD included, where one is made), a storage event for the
+        // object waits for us.
+        let _completing = upload
+            .storage_upload_id
+            .is_some()
+            .then(|| self.completing.start(upload.id));
         if let Some(upload_id) = &upload.storage_upload_id {
-            // Until this returns, a storage event for the object waits for us.
-            let _completing = self.completing.start(upload.id);
             let algorithm = upload.checksums.algorithm;
             // Storage's record is needed without a part list, and to verify checksums.
             let stored = if parts.is_none() || algorithm.is_some() {

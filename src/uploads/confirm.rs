@@ -11,8 +11,9 @@ use crate::storage::ObjectInfo;
 use super::{UploadError, Uploads};
 
 /// How long a storage event waits for a complete of its object running on this replica
-/// (CompleteMultipartUpload's own attempt timeout is 30 s).
-const COMPLETE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// before it confirms the object itself (as it would with no complete running). Short: the
+/// event holds a consumer's prefetch slot, or the sender's request, meanwhile.
+const COMPLETE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// What a confirmation attempt found, for callers that count outcomes (event listeners).
 #[derive(Clone, Debug)]
