@@ -1,4 +1,5 @@
 //! SQL for the `outbox` table: jobs written with the confirmation, published by the relay.
+//! Uploads found by id test their status as `(status = ...) IS TRUE` (see `db::uploads`).
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -33,7 +34,7 @@ pub async fn mark_uploaded_with_job(
         "WITH confirmed AS ( \
              UPDATE uploads \
              SET status = 'uploaded', etag = $2, confirmed_at = now(), updated_at = now() \
-             WHERE id = $1 AND status = 'pending' RETURNING {columns}), \
+             WHERE id = $1 AND (status = 'pending') IS TRUE RETURNING {columns}), \
          added AS ( \
              INSERT INTO outbox (upload_id, task_id, trigger_received_at, created_at) \
              SELECT id, $3, $4, clock_timestamp() FROM confirmed \
@@ -112,7 +113,7 @@ pub async fn mark_published(db: &impl GenericClient, jobs: &[&PendingJob]) -> Re
                  last_error = NULL, claimed_until = NULL \
              WHERE id = ANY($1) AND published_at IS NULL RETURNING upload_id) \
          UPDATE uploads SET status = 'processing', updated_at = now() \
-         WHERE id IN (SELECT upload_id FROM published) AND status = 'uploaded'",
+         WHERE id IN (SELECT upload_id FROM published) AND (status = 'uploaded') IS TRUE",
     )
     .await?;
     db.execute(&statement, &[&outbox_ids]).await?;

@@ -1,5 +1,11 @@
 //! SQL for the `uploads` table. Every status change is conditional on the current status, so a
 //! second caller racing the first changes nothing.
+//!
+//! A statement that finds a row by its id tests the status as `(status = ...) IS TRUE`, which
+//! no index on `status` can serve: statuses come and go, and with statistics taken while none
+//! was pending the planner found "the pending upload with this id" by scanning every pending
+//! upload through a status index (4,608 buffers for 5,434 pending uploads, against 5 through
+//! the primary key).
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -176,7 +182,7 @@ pub async fn lock_part_checksums(
 ) -> Result<Option<Vec<Option<String>>>, DbError> {
     let statement = cached(
         tx,
-        "SELECT part_checksums FROM uploads WHERE id = $1 AND status = 'pending' FOR UPDATE",
+        "SELECT part_checksums FROM uploads WHERE id = $1 AND (status = 'pending') IS TRUE FOR UPDATE",
     )
     .await?;
     Ok(tx.query_opt(&statement, &[&id]).await?.map(|row| {
@@ -309,7 +315,7 @@ pub async fn mark_abandoned(
     let sql = format!(
         "UPDATE uploads SET status = $2, reason = $3, updated_at = now(), \
              cleanup_due_at = now(), cleanup_attempts = 0 \
-         WHERE id = $1 AND status = 'pending' RETURNING {COLUMNS}"
+         WHERE id = $1 AND (status = 'pending') IS TRUE RETURNING {COLUMNS}"
     );
     one(db
         .query_opt(&cached(db, &sql).await?, &[&id, &status.as_str(), &reason])
@@ -332,7 +338,7 @@ pub async fn record_result(
     let sql = format!(
         "UPDATE uploads SET status = $2, output_location = $3, reason = $4, processed_at = now(), \
              updated_at = now() \
-         WHERE id = $1 AND status IN ('uploaded', 'processing') RETURNING {COLUMNS}"
+         WHERE id = $1 AND (status IN ('uploaded', 'processing')) IS TRUE RETURNING {COLUMNS}"
     );
     one(db
         .query_opt(
@@ -357,7 +363,7 @@ pub async fn mark_replaced(
              WHERE upload_id = $1 AND published_at IS NULL AND parked_at IS NULL) \
          UPDATE uploads SET status = 'rejected', reason = $3, replaced_etag = $2, \
              updated_at = now(), cleanup_due_at = now(), cleanup_attempts = 0 \
-         WHERE id = $1 AND status IN ('uploaded', 'processing', 'processed', 'failed') \
+         WHERE id = $1 AND (status IN ('uploaded', 'processing', 'processed', 'failed')) IS TRUE \
          RETURNING {COLUMNS}"
     );
     one(db
