@@ -161,6 +161,8 @@ quiet_run() {
   # Three iterations first, not counted: the first call on each pooled connection prepares its
   # statements and warms its PostgreSQL backend, which a mean of ten would carry.
   quiet_k6 "$operation" "$name-warmup" -e ITERATIONS=3
+  # The earlier runs' uploads leave seconds of writeback behind them.
+  sync
   scrape_metrics "$WORK/$name.metrics"
   quiet_k6 "$operation" "$name"
   metrics_since "$WORK/$name.metrics" "$WORK/$name.calls.json"
@@ -169,7 +171,8 @@ quiet_run() {
 quiet_k6() {
   local operation=$1 name=$2
   shift 2
-  "$K6" run --quiet --no-usage-report -e "K6_BASE_URL=http://127.0.0.1:$BENCH_PORT" \
+  "$K6" run --quiet --no-usage-report --summary-export "$WORK/$name.summary.json" \
+    -e "K6_BASE_URL=http://127.0.0.1:$BENCH_PORT" \
     -e JWT_SECRET="$JWT_SECRET" -e OPERATION="$operation" "$@" \
     "$ROOT/k6/quiet-calls.js" >"$WORK/$name.log" 2>&1 &
   K6_PID=$!
@@ -291,16 +294,24 @@ for name, route, operation in [("quiet-create", "POST createUpload", "CreateMult
     storage = calls.get("storage", {}).get(operation)
     if call and storage:
         heads = calls.get("storage", {}).get("HeadObject", {}).get("calls", 0)
-        quiet.append(f"| {route.split()[1]} | {call['calls']} | {call['mean_ms']:.2f} ms | "
+        median = "n/a"
+        summary_path = os.path.join(work, f"{name}.summary.json")
+        if os.path.exists(summary_path):
+            with open(summary_path) as f:
+                trend = json.load(f).get("metrics", {}).get(f"api_{name.split('-')[1]}", {})
+            if "med" in trend:
+                median = f"{trend['med']:.2f} ms"
+        quiet.append(f"| {route.split()[1]} | {call['calls']} | {call['mean_ms']:.2f} ms | {median} | "
                      f"{operation} {storage['mean_ms']:.2f} ms | {call['mean_ms'] - storage['mean_ms']:.2f} ms | {heads} |")
 if quiet:
     add("One user through the native API on an otherwise quiet machine (k6/quiet-calls.js: 100 MiB "
         "files of 13 parts; creates paced 200 ms apart, each signing its 13 part URLs; each "
         "complete with its part list, a second after its PUTs; three iterations first, not counted), "
-        "means from the service's histograms:")
+        "means from the service's histograms beside the median k6 saw (a few slow calls, from "
+        "the disk's writeback of the uploads, move a mean of ten):")
     add("")
-    add("| call | calls | mean in the service | its storage call (mean) | the rest | HEADs meanwhile |")
-    add("| --- | --- | --- | --- | --- | --- |")
+    add("| call | calls | mean in the service | median at the client (k6) | its storage call (mean) | the rest (means) | HEADs meanwhile |")
+    add("| --- | --- | --- | --- | --- | --- | --- |")
     lines.extend(quiet)
     add("")
     add("HEADs meanwhile would be the storage-event door's, not the complete's: SeaweedFS posts an "
