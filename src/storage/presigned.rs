@@ -110,7 +110,7 @@ impl Storage {
                 self.own_signer = Some(signer);
             }
             Err(why) => {
-                tracing::warn!(%why, "presigned URLs are signed by the SDK (slower): {why}");
+                tracing::warn!(%why, "presigned URLs are signed by the SDK (slower)");
                 self.own_signer = None;
             }
         }
