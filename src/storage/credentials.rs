@@ -6,31 +6,52 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_s3::config::{Credentials, ProvideCredentials, Region, SharedCredentialsProvider};
+use aws_sdk_s3::error::DisplayErrorContext;
 
 use super::StorageError;
 use crate::config::StorageSettings;
 
-/// How often credentials that are not fresh enough are asked for again: a provider that keeps
-/// handing back the same ones (a role session shorter than a URL's lifetime, an instance
-/// endpoint still serving the old pair) must not be asked once per URL.
+/// How often the provider is asked again when it has nothing fresh enough, or failed: a
+/// provider that keeps handing back the same credentials (a role session shorter than a URL's
+/// lifetime, an instance endpoint still serving the old pair) or is down must not be asked once
+/// per URL.
 const RETRY_STALE: Duration = Duration::from_secs(30);
+
+/// Credentials closer than this to their expiry sign nothing.
+const MIN_LEFT: Duration = Duration::from_secs(60);
+
+/// How long the provider (an instance or container endpoint, STS) may take to answer.
+const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug)]
 pub struct StorageCredentials {
     provider: SharedCredentialsProvider,
-    /// The last credentials resolved, for what we sign ourselves (URLs, POST policies): read
+    /// What the provider last said, for what we sign ourselves (URLs, POST policies): read
     /// without waiting; renewed by one caller at a time.
-    cached: Arc<Mutex<Option<Resolved>>>,
+    state: Arc<Mutex<Asked>>,
     renewing: Arc<tokio::sync::Mutex<()>>,
     /// Credentials are renewed this long before they expire: a URL or policy signed with them
     /// should stay good for its whole lifetime.
     renew_before: Duration,
 }
 
-#[derive(Clone, Debug)]
-struct Resolved {
-    credentials: Credentials,
-    at: Instant,
+#[derive(Debug, Default)]
+struct Asked {
+    credentials: Option<Credentials>,
+    at: Option<Instant>,
+    /// Why the last ask failed, if it did.
+    error: Option<String>,
+}
+
+/// How long something signed at `at` for `ttl` can live: no longer than its credentials.
+pub fn lifetime(credentials: &Credentials, at: SystemTime, ttl: Duration) -> Duration {
+    match credentials.expiry() {
+        Some(expiry) => {
+            let left = expiry.duration_since(at).unwrap_or_default();
+            ttl.min(Duration::from_secs(left.as_secs()))
+        }
+        None => ttl,
+    }
 }
 
 impl StorageCredentials {
@@ -60,14 +81,14 @@ impl StorageCredentials {
     pub fn fixed(provider: impl ProvideCredentials + 'static) -> Self {
         Self::with_provider(
             SharedCredentialsProvider::new(provider),
-            Duration::from_secs(60),
+            Duration::from_secs(120),
         )
     }
 
     fn with_provider(provider: SharedCredentialsProvider, renew_before: Duration) -> Self {
         Self {
             provider,
-            cached: Arc::default(),
+            state: Arc::default(),
             renewing: Arc::default(),
             renew_before,
         }
@@ -78,46 +99,82 @@ impl StorageCredentials {
         self.provider.clone()
     }
 
-    /// Credentials valid for a while yet: the cached ones while they stay good for
-    /// `renew_before`, else new ones. Should renewing fail, or bring nothing fresher, the
-    /// cached ones serve until they expire.
+    /// Credentials valid for a while yet: the held ones while they stay good for
+    /// `renew_before`, else new ones. While a renewal runs, or for `RETRY_STALE` after one
+    /// brought nothing fresher or failed, the held ones serve as long as they have a minute
+    /// left.
     pub async fn current(&self) -> Result<Credentials, StorageError> {
-        if let Some(credentials) = self.usable(false) {
-            return Ok(credentials);
+        if let Some(answer) = self.without_asking(false) {
+            return answer;
         }
-        let _one_at_a_time = self.renewing.lock().await;
-        // Renewed by another caller meanwhile?
-        if let Some(credentials) = self.usable(false) {
-            return Ok(credentials);
-        }
-        match self.provider.provide_credentials().await {
-            Ok(resolved) => {
-                *self.lock() = Some(Resolved {
-                    credentials: resolved.clone(),
-                    at: Instant::now(),
-                });
-                Ok(resolved)
+        let _renewing = match self.renewing.try_lock() {
+            Ok(renewing) => renewing,
+            Err(_) => {
+                if let Some(alive) = self.lasting(MIN_LEFT) {
+                    return Ok(alive);
+                }
+                self.renewing.lock().await
             }
-            Err(err) => self
-                .usable(true)
-                .ok_or_else(|| StorageError::Request(format!("no storage credentials: {err}"))),
+        };
+        // Asked by another caller while this one waited?
+        if let Some(answer) = self.without_asking(false) {
+            return answer;
         }
+        let answer = tokio::time::timeout(ASK_TIMEOUT, self.provider.provide_credentials()).await;
+        {
+            let mut state = self.lock();
+            state.at = Some(Instant::now());
+            match answer {
+                Ok(Ok(credentials)) => {
+                    state.credentials = Some(credentials);
+                    state.error = None;
+                }
+                Ok(Err(err)) => state.error = Some(DisplayErrorContext(&err).to_string()),
+                Err(_) => {
+                    state.error = Some(format!(
+                        "the credentials provider did not answer within {} s",
+                        ASK_TIMEOUT.as_secs()
+                    ))
+                }
+            }
+        }
+        self.without_asking(true)
+            .expect("an answer right after asking")
     }
 
-    /// The cached credentials if fresh, or if resolved lately (they are the provider's
-    /// freshest), or if `until_expiry` and not expired yet.
-    fn usable(&self, until_expiry: bool) -> Option<Credentials> {
-        let cached = self.lock().clone()?;
+    /// The answer without asking the provider, if there is one: fresh credentials, or (asked
+    /// lately, or `asked_now`) the held ones with a minute left, or why there are none.
+    fn without_asking(&self, asked_now: bool) -> Option<Result<Credentials, StorageError>> {
+        if let Some(fresh) = self.lasting(self.renew_before) {
+            return Some(Ok(fresh));
+        }
+        let state = self.lock();
+        let lately = asked_now || state.at.is_some_and(|at| at.elapsed() < RETRY_STALE);
+        if !lately {
+            return None;
+        }
+        let why = state
+            .error
+            .clone()
+            .unwrap_or_else(|| "the provider's credentials expire within a minute".to_owned());
+        drop(state);
+        Some(
+            self.lasting(MIN_LEFT)
+                .ok_or_else(|| StorageError::Request(format!("no storage credentials: {why}"))),
+        )
+    }
+
+    /// The held credentials if they last longer than `margin` from now.
+    fn lasting(&self, margin: Duration) -> Option<Credentials> {
         let now = SystemTime::now();
-        let expiry = cached.credentials.expiry();
-        let fresh = expiry.is_none_or(|expiry| expiry > now + self.renew_before);
-        let alive = expiry.is_none_or(|expiry| expiry > now);
-        let lately = cached.at.elapsed() < RETRY_STALE;
-        (fresh || (alive && (lately || until_expiry))).then_some(cached.credentials)
+        self.lock()
+            .credentials
+            .clone()
+            .filter(|c| c.expiry().is_none_or(|expiry| expiry > now + margin))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Resolved>> {
-        self.cached.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Asked> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -174,9 +231,9 @@ mod tests {
 
     #[tokio::test]
     async fn credentials_shorter_than_a_url_are_not_asked_for_on_every_url() {
-        // Expiring in 10 s, while URLs need 60 s more: not fresh, and still the freshest.
+        // Expiring in 90 s, while URLs need 120 s: not fresh, and still the freshest.
         let provider = Arc::new(Counted {
-            lasts: Some(Duration::from_secs(10)),
+            lasts: Some(Duration::from_secs(90)),
             ..Counted::default()
         });
         let credentials = StorageCredentials::fixed(Shared(provider.clone()));
@@ -189,16 +246,50 @@ mod tests {
     #[tokio::test]
     async fn a_failed_renewal_falls_back_to_credentials_not_expired_yet() {
         let provider = Arc::new(Counted {
-            lasts: Some(Duration::from_secs(10)),
+            lasts: Some(Duration::from_secs(90)),
             ..Counted::default()
         });
         let credentials = StorageCredentials::fixed(Shared(provider.clone()));
         let first = credentials.current().await.unwrap();
-        // Pretend they were resolved long ago, so the next call renews, and renewing fails.
-        credentials.lock().as_mut().unwrap().at = Instant::now() - RETRY_STALE;
+        // Pretend they were asked for long ago, so the next call renews, and renewing fails.
+        credentials.lock().at = Instant::now().checked_sub(RETRY_STALE);
         provider.failing.store(true, Ordering::SeqCst);
         let again = credentials.current().await.unwrap();
         assert_eq!(again.access_key_id(), first.access_key_id());
         assert_eq!(provider.asked.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failing_provider_is_not_asked_on_every_call() {
+        let provider = Arc::new(Counted::default());
+        provider.failing.store(true, Ordering::SeqCst);
+        let credentials = StorageCredentials::fixed(Shared(provider.clone()));
+        for _ in 0..10 {
+            let err = credentials.current().await.unwrap_err();
+            assert!(err.to_string().contains("down"), "{err}");
+        }
+        assert_eq!(provider.asked.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn credentials_about_to_expire_sign_nothing() {
+        let provider = Arc::new(Counted {
+            lasts: Some(Duration::from_secs(30)),
+            ..Counted::default()
+        });
+        let credentials = StorageCredentials::fixed(Shared(provider.clone()));
+        assert!(credentials.current().await.is_err());
+    }
+
+    #[test]
+    fn a_lifetime_ends_with_the_credentials() {
+        let at = SystemTime::now();
+        let lasting =
+            |secs| Credentials::new("AK", "SK", None, Some(at + Duration::from_secs(secs)), "t");
+        let ttl = Duration::from_secs(900);
+        assert_eq!(lifetime(&lasting(120), at, ttl), Duration::from_secs(120));
+        assert_eq!(lifetime(&lasting(3600), at, ttl), ttl);
+        let forever = Credentials::new("AK", "SK", None, None, "t");
+        assert_eq!(lifetime(&forever, at, ttl), ttl);
     }
 }

@@ -196,6 +196,8 @@ impl Storage {
     ) -> Result<PostPolicy, StorageError> {
         let credentials = self.credentials.current().await?;
         let now = Utc::now();
+        // A policy dies with the credentials that signed it: it says so rather than outlive them.
+        let ttl = credentials::lifetime(&credentials, now.into(), ttl);
         Ok(PolicySigner {
             access_key: credentials.access_key_id(),
             secret_key: credentials.secret_access_key(),

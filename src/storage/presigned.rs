@@ -8,7 +8,7 @@ use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use chrono::{SubsecRound, Utc};
 
 use super::query_signer::{Presign, QuerySigner, Signed, Signer, same_request};
-use super::{PartChecksum, PresignedUrl, Storage, StorageError};
+use super::{PartChecksum, PresignedUrl, Storage, StorageError, credentials};
 use crate::domain::ChecksumAlgorithm;
 
 /// Sets the header of a part's declared checksum on a PutObject or UploadPart request (the
@@ -201,15 +201,7 @@ impl Storage {
         // Whole seconds, as the URL states its time.
         let at = Utc::now().trunc_subsecs(0);
         // A URL dies with the credentials that signed it: it says so rather than outlive them.
-        let lifetime = match credentials.expiry() {
-            Some(expiry) => {
-                let left = expiry
-                    .duration_since(SystemTime::from(at))
-                    .unwrap_or_default();
-                ttl.min(Duration::from_secs(left.as_secs()))
-            }
-            None => ttl,
-        };
+        let lifetime = credentials::lifetime(&credentials, SystemTime::from(at), ttl);
         let signed = signer.sign(request, &who, at, lifetime)?;
         Ok(PresignedUrl {
             url: signed.url,
