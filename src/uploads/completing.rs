@@ -1,7 +1,7 @@
-//! The multipart completes running on this replica. SeaweedFS and MinIO announce an assembled
-//! object while CompleteMultipartUpload is still answering, so its event would race the
-//! complete that asked for it to one confirmation: the event spends a HEAD, both take the
-//! upload's row lock, and the loser only finds the upload confirmed. An event for an upload
+//! The multipart completes running on this replica. SeaweedFS (and any store as quick)
+//! announces an assembled object while CompleteMultipartUpload is still answering, so its event
+//! would race the complete that asked for it to one confirmation: the event spends a HEAD, both
+//! take the upload's row lock, and the loser only finds the upload confirmed. An event for an upload
 //! whose complete runs here waits for that complete instead. (An event reaching another
 //! replica still races it; either way exactly one confirmation commits.)
 
