@@ -137,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Webhooks { action } => {
             let settings = cli.settings.resolve_database()?;
             let pool = db::pool(&settings.database)?;
-            let client = pool.get().await.context("cannot reach PostgreSQL")?;
+            let mut client = pool.get().await.context("cannot reach PostgreSQL")?;
             match action {
                 WebhooksAction::Deliveries { state, limit } => {
                     let state = state.map(|state| match state.as_str() {
@@ -174,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
                 WebhooksAction::Disable { url } => {
-                    if db::webhooks::disable_endpoint(&client, &url).await? {
+                    if db::webhooks::disable_endpoint(&mut client, &url).await? {
                         println!("disabled; its pending deliveries are parked");
                     } else {
                         anyhow::bail!("no enabled endpoint has that URL");

@@ -57,6 +57,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "owner_usage",
         include_str!("../../migrations/0010_owner_usage.sql"),
     ),
+    (
+        11,
+        "webhook_disable_order",
+        include_str!("../../migrations/0011_webhook_disable_order.sql"),
+    ),
 ];
 
 /// Arbitrary constant shared by every replica ("ucmigrat").

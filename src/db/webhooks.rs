@@ -22,23 +22,32 @@ pub async fn enable_endpoints(db: &impl GenericClient, urls: &[String]) -> Resul
 }
 
 /// Stops delivering to `url`: no new deliveries, and its pending ones are parked (replayable
-/// once it is enabled again). Returns whether such an endpoint was enabled.
-pub async fn disable_endpoint(db: &impl GenericClient, url: &str) -> Result<bool, DbError> {
-    let row = db
-        .query_one(
-            "WITH disabled AS ( \
-                 UPDATE webhook_endpoints SET enabled = false WHERE url = $1 AND enabled \
-                 RETURNING url), \
-             parked AS ( \
-                 UPDATE webhook_deliveries SET parked_at = now(), claimed_until = NULL, \
-                     last_error = 'endpoint disabled' \
-                 WHERE endpoint IN (SELECT url FROM disabled) \
-                   AND delivered_at IS NULL AND parked_at IS NULL) \
-             SELECT count(*) FROM disabled",
+/// once it is enabled again). Returns whether such an endpoint was enabled. Two statements:
+/// the update of the endpoint waits for the status changes writing deliveries to it (they hold
+/// its row in share mode, migration 0011), and the park, with a snapshot taken after, sees them.
+pub async fn disable_endpoint(
+    db: &mut deadpool_postgres::Object,
+    url: &str,
+) -> Result<bool, DbError> {
+    let tx = db.transaction().await?;
+    let disabled = tx
+        .execute(
+            "UPDATE webhook_endpoints SET enabled = false WHERE url = $1 AND enabled",
             &[&url],
         )
         .await?;
-    Ok(row.get::<_, i64>(0) > 0)
+    if disabled == 0 {
+        return Ok(false);
+    }
+    tx.execute(
+        "UPDATE webhook_deliveries SET parked_at = now(), claimed_until = NULL, \
+             last_error = 'endpoint disabled' \
+         WHERE endpoint = $1 AND delivered_at IS NULL AND parked_at IS NULL",
+        &[&url],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Every endpoint ever enabled, and whether it is now.
