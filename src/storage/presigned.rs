@@ -55,10 +55,11 @@ impl Storage {
             let request = self.put_request(key, content_type, length, checksum);
             return self.sign_here(signer, &request, ttl).await;
         }
+        let lifetime = self.sdk_lifetime(ttl).await?;
         let request = self
-            .sdk_put(key, content_type, length, checksum, presigning(ttl)?)
+            .sdk_put(key, content_type, length, checksum, presigning(lifetime)?)
             .await?;
-        Ok(presigned_url(&request, ttl))
+        Ok(presigned_url(&request, lifetime))
     }
 
     /// An UploadPart of exactly `length` bytes, and of the bytes `checksum` digests when
@@ -76,10 +77,18 @@ impl Storage {
             let request = part_request(key, upload_id, number, length, checksum);
             return self.sign_here(signer, &request, ttl).await;
         }
+        let lifetime = self.sdk_lifetime(ttl).await?;
         let request = self
-            .sdk_part(key, upload_id, number, length, checksum, presigning(ttl)?)
+            .sdk_part(
+                key,
+                upload_id,
+                number,
+                length,
+                checksum,
+                presigning(lifetime)?,
+            )
             .await?;
-        Ok(presigned_url(&request, ttl))
+        Ok(presigned_url(&request, lifetime))
     }
 
     /// A GET of `key` whose response carries `content_disposition`.
@@ -93,8 +102,9 @@ impl Storage {
             let request = get_request(key, content_disposition);
             return Ok(self.sign_here(signer, &request, ttl).await?.url);
         }
+        let lifetime = self.sdk_lifetime(ttl).await?;
         let request = self
-            .sdk_get(key, content_disposition, presigning(ttl)?)
+            .sdk_get(key, content_disposition, presigning(lifetime)?)
             .await?;
         Ok(request.uri().to_owned())
     }
@@ -213,6 +223,13 @@ impl Storage {
             ),
             expires_at: at + lifetime,
         })
+    }
+
+    /// How long a URL the SDK signs now may live: no longer than the credentials it will sign
+    /// with, which come from the same provider as ours (renewed ones only live longer).
+    async fn sdk_lifetime(&self, ttl: Duration) -> Result<Duration, StorageError> {
+        let credentials = self.credentials.current().await?;
+        Ok(credentials::lifetime(&credentials, SystemTime::now(), ttl))
     }
 
     fn put_request<'a>(
@@ -524,22 +541,32 @@ mod tests {
             Some(expiry),
             "test",
         ));
-        let storage = Storage::new(&settings("http://127.0.0.1:8333", true), credentials)
-            .with_own_presigner()
-            .await;
-        assert!(storage.own_signer.is_some());
-        let url = storage
-            .presign_part("k", "id", 1, 5, None, Duration::from_secs(900))
-            .await
-            .unwrap();
-        let expires: u64 = url
-            .url
-            .split_once("X-Amz-Expires=")
-            .and_then(|(_, rest)| rest.split('&').next())
-            .and_then(|secs| secs.parse().ok())
-            .unwrap();
-        assert!((110..=120).contains(&expires), "X-Amz-Expires={expires}");
-        assert!(url.expires_at <= DateTime::<Utc>::from(expiry));
+        let by_sdk = Storage::new(&settings("http://127.0.0.1:8333", true), credentials);
+        assert!(by_sdk.own_signer.is_none());
+        let here = by_sdk.clone().with_own_presigner().await;
+        assert!(here.own_signer.is_some());
+        for storage in [by_sdk, here] {
+            let url = storage
+                .presign_part("k", "id", 1, 5, None, Duration::from_secs(900))
+                .await
+                .unwrap();
+            let expires: u64 = url
+                .url
+                .split_once("X-Amz-Expires=")
+                .and_then(|(_, rest)| rest.split('&').next())
+                .and_then(|secs| secs.parse().ok())
+                .unwrap();
+            let signer = if storage.own_signer.is_some() {
+                "here"
+            } else {
+                "SDK"
+            };
+            assert!(
+                (110..=120).contains(&expires),
+                "{signer}: X-Amz-Expires={expires}"
+            );
+            assert!(url.expires_at <= DateTime::<Utc>::from(expiry), "{signer}");
+        }
     }
 
     #[tokio::test]
