@@ -188,21 +188,10 @@ impl<'a> FromRequest<'a> for Target {
                 return Err(err);
             }
         };
-        // The session's row and the upload are read side by side. The upload is looked up for
-        // the owner the token's signature names, and used only once the session confirms
-        // that owner (its stored owner must equal the token's).
-        let claimed_owner = claim.owner().clone();
-        let (session, upload) = tokio::join!(
-            claim.confirm(state),
-            state
-                .uploads
-                .get_by_storage_upload_id(&claimed_owner, &upload_id, &key)
-        );
-        let session = session?;
-        debug_assert_eq!(session.owner, claimed_owner);
+        let (session, upload) = claim.confirm_with_upload(state, &key, &upload_id).await?;
         Ok(Self {
             owner: session.owner,
-            upload: upload.map_err(fail)?,
+            upload,
         })
     }
 }

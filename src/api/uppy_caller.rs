@@ -9,8 +9,10 @@ use poem::{FromRequest, Request, RequestBody};
 
 use super::error::{ApiError, ErrorBody};
 use super::uppy::fail;
-use crate::auth::{AuthError, Owner, SmallFileMethod, UploadSession};
+use crate::auth::{AuthError, SmallFileMethod, UploadSession};
+use crate::domain::Upload;
 use crate::state::AppState;
+use crate::uploads::UploadError;
 
 /// The cookie a same-origin page can authenticate Uppy's calls with.
 pub const SESSION_COOKIE: &str = "uc_uppy_session";
@@ -27,8 +29,8 @@ impl<'a> FromRequest<'a> for Caller {
 }
 
 /// Who a request says it comes from, by its token's signature alone. [`Claim::confirm`] then
-/// reads a session's row (revocation, stored owner and origin); a route may start its own read
-/// for the claimed owner meanwhile, to be used only once the claim is confirmed.
+/// reads a session's row (revocation, stored owner and origin), or
+/// [`Claim::confirm_with_upload`] that row and the upload a call is about.
 pub(super) struct Claim<'a> {
     /// As the token says; one from a session token names its row (`id`), still to be read.
     session: UploadSession,
@@ -64,11 +66,6 @@ impl<'a> Claim<'a> {
         })
     }
 
-    /// The owner the token names (confirmed by [`Self::confirm`] for a session).
-    pub fn owner(&self) -> &Owner {
-        &self.session.owner
-    }
-
     /// The caller, once its session is found active and the request comes from its origin.
     pub async fn confirm(self, state: &AppState) -> poem::Result<UploadSession> {
         let session = if self.session.id.is_some() {
@@ -76,8 +73,42 @@ impl<'a> Claim<'a> {
         } else {
             self.session
         };
-        // A page elsewhere than the session's origin is refused, whatever it could read.
-        if let Some(origin) = self.origin
+        Self::from_its_origin(self.origin, session)
+    }
+
+    /// [`Self::confirm`], and the caller's multipart upload `upload_id` of `key`: for a
+    /// session, read with its row in one round trip.
+    pub async fn confirm_with_upload(
+        self,
+        state: &AppState,
+        key: &str,
+        upload_id: &str,
+    ) -> poem::Result<(UploadSession, Upload)> {
+        let uploads = &state.uploads;
+        let (session, upload) = if self.session.id.is_some() {
+            let bucket = uploads.bucket();
+            let (session, upload) = state
+                .sessions
+                .confirm_with_upload(self.session, bucket, key, upload_id)
+                .await
+                .map_err(fail)?;
+            (session, upload.ok_or(UploadError::NotFound))
+        } else {
+            let upload = uploads
+                .get_by_storage_upload_id(&self.session.owner, upload_id, key)
+                .await;
+            (self.session, upload)
+        };
+        let session = Self::from_its_origin(self.origin, session)?;
+        Ok((session, upload.map_err(fail)?))
+    }
+
+    /// A page elsewhere than the session's origin is refused, whatever it could read.
+    fn from_its_origin(
+        origin: Option<&str>,
+        session: UploadSession,
+    ) -> poem::Result<UploadSession> {
+        if let Some(origin) = origin
             && !session.allows_origin(origin)
         {
             return Err(fail(origin_not_allowed()));

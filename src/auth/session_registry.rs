@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{AuthError, Owner, SessionTokens, SmallFileMethod, UploadSession};
 use crate::db::{self, DbError, sessions::StoredSession};
+use crate::domain::Upload;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -100,22 +101,35 @@ impl SessionRegistry {
     /// The session a token's signature showed ([`Self::check_signature`]), if it is still
     /// active; owner and origin as stored.
     pub async fn confirm(&self, claimed: UploadSession) -> Result<UploadSession, SessionError> {
-        let Some(id) = claimed.id else {
-            return Err(AuthError::Invalid("the token names no session".into()).into());
-        };
+        let id = named_session(&claimed)?;
         let client = db::client(&self.db).await?;
-        let stored = db::sessions::active(&client, id)
-            .await?
-            .ok_or(AuthError::Revoked)?;
-        if stored.owner != claimed.owner.as_str() {
-            return Err(AuthError::Invalid("the session names another owner".into()).into());
-        }
-        Ok(UploadSession {
-            id: Some(stored.id),
-            owner: Owner::new(stored.owner),
-            method: claimed.method,
-            origin: stored.origin,
-        })
+        let stored = db::sessions::active(&client, id).await?;
+        confirmed(claimed, stored)
+    }
+
+    /// [`Self::confirm`], and the claimed owner's multipart upload `upload_id` of `key` read
+    /// in the same round trip (`None`: no such upload); the upload is the session's once the
+    /// session is confirmed.
+    pub async fn confirm_with_upload(
+        &self,
+        claimed: UploadSession,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(UploadSession, Option<Upload>), SessionError> {
+        let id = named_session(&claimed)?;
+        let client = db::client(&self.db).await?;
+        let found = db::sessions::active_with_upload(
+            &client,
+            id,
+            claimed.owner.as_str(),
+            bucket,
+            key,
+            upload_id,
+        )
+        .await?;
+        let (stored, upload) = found.unzip();
+        Ok((confirmed(claimed, stored)?, upload.flatten()))
     }
 
     /// Counts one upload against the session's cap; callers without a session are not capped.
@@ -156,6 +170,29 @@ impl SessionRegistry {
             Err(SessionError::NotFound)
         }
     }
+}
+
+fn named_session(claimed: &UploadSession) -> Result<Uuid, SessionError> {
+    claimed
+        .id
+        .ok_or_else(|| AuthError::Invalid("the token names no session".into()).into())
+}
+
+/// The session a token claims, as its stored row (`None`: not active) says it is.
+fn confirmed(
+    claimed: UploadSession,
+    stored: Option<StoredSession>,
+) -> Result<UploadSession, SessionError> {
+    let stored = stored.ok_or(AuthError::Revoked)?;
+    if stored.owner != claimed.owner.as_str() {
+        return Err(AuthError::Invalid("the session names another owner".into()).into());
+    }
+    Ok(UploadSession {
+        id: Some(stored.id),
+        owner: Owner::new(stored.owner),
+        method: claimed.method,
+        origin: stored.origin,
+    })
 }
 
 /// A browser origin as `Origin` headers carry it (`scheme://host[:port]`, lowercase), or

@@ -4,7 +4,11 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
+use tokio_postgres::Row;
+
+use super::uploads::{self, COLUMNS};
 use super::{DbError, cached};
+use crate::domain::Upload;
 
 /// A session as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,13 +62,55 @@ pub async fn active(db: &impl GenericClient, id: Uuid) -> Result<Option<StoredSe
     Ok(db
         .query_opt(&statement, &[&id])
         .await?
-        .map(|row| StoredSession {
-            id: row.get(0),
-            owner: row.get(1),
-            origin: row.get(2),
-            max_uploads: row.get(3),
-            expires_at: row.get(4),
-        }))
+        .map(|row| stored(&row)))
+}
+
+/// A session's columns, the first five of a row.
+fn stored(row: &Row) -> StoredSession {
+    StoredSession {
+        id: row.get(0),
+        owner: row.get(1),
+        origin: row.get(2),
+        max_uploads: row.get(3),
+        expires_at: row.get(4),
+    }
+}
+
+/// [`active`], and beside it the upload `owner`'s multipart upload `upload_id` of `key`
+/// names, if there is one: the two reads of every call on a session's multipart upload, in
+/// one round trip. The upload is the claimed owner's; the caller must still check that the
+/// session's stored owner is that owner.
+pub async fn active_with_upload(
+    db: &impl GenericClient,
+    id: Uuid,
+    owner: &str,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<Option<(StoredSession, Option<Upload>)>, DbError> {
+    let sql = format!(
+        "SELECT s.id AS session_id, s.owner AS session_owner, s.origin AS session_origin, \
+                s.max_uploads AS session_max_uploads, s.expires_at AS session_expires_at, u.* \
+         FROM upload_sessions s LEFT JOIN LATERAL ( \
+             SELECT {COLUMNS} FROM uploads \
+             WHERE bucket = $3 AND key = $4 AND owner = $2 AND storage_upload_id = $5 \
+         ) u ON true \
+         WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()"
+    );
+    let statement = cached(db, &sql).await?;
+    let Some(row) = db
+        .query_opt(&statement, &[&id, &owner, &bucket, &key, &upload_id])
+        .await?
+    else {
+        return Ok(None);
+    };
+    // The upload's columns follow the session's five (renamed, so that the upload's are
+    // found by their names); its id is null when none matched.
+    let upload = match row.get::<_, Option<Uuid>>("id") {
+        Some(_) => Some(uploads::from_row(&row)?),
+        None => None,
+    };
+    Ok(Some((stored(&row), upload)))
 }
 
 /// Counts one more upload against an active session, unless its cap is reached. Returns

@@ -119,6 +119,18 @@ async fn a_revoked_session_is_refused_on_every_replica() {
     let session = app.start_session(&json!({}), None).await;
     let endpoint = session["companion_endpoint"].as_str().unwrap();
     let on_replica = endpoint.replacen(&app.address, &replica, 1);
+    // A part's URL, by the route that reads the session and the upload together.
+    let sign = |base: &str, created: &Value| {
+        let (upload_id, key) = (&created["uploadId"], created["key"].as_str().unwrap());
+        app.http
+            .get(format!(
+                "{base}/s3/multipart/{}/1",
+                upload_id.as_str().unwrap()
+            ))
+            .query(&[("key", key)])
+            .send()
+    };
+    let mut created = Vec::new();
     for base in [endpoint, on_replica.as_str()] {
         let works = app
             .http
@@ -128,12 +140,16 @@ async fn a_revoked_session_is_refused_on_every_replica() {
             .await
             .unwrap();
         assert_eq!(works.status(), StatusCode::OK, "{base}");
+        let upload: Value = works.json().await.unwrap();
+        let signed = sign(base, &upload).await.unwrap();
+        assert_eq!(signed.status(), StatusCode::OK, "{base}");
+        created.push(upload);
     }
 
     let id = session["id"].as_str().unwrap();
     let revoked = revoke(&app, &app.token, id).await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
-    for base in [endpoint, on_replica.as_str()] {
+    for (base, upload) in [endpoint, on_replica.as_str()].into_iter().zip(&created) {
         let refused = app
             .http
             .post(format!("{base}/s3/multipart"))
@@ -142,6 +158,8 @@ async fn a_revoked_session_is_refused_on_every_replica() {
             .await
             .unwrap();
         assert_error(refused, StatusCode::UNAUTHORIZED, "session-revoked").await;
+        let unsigned = sign(base, upload).await.unwrap();
+        assert_error(unsigned, StatusCode::UNAUTHORIZED, "session-revoked").await;
     }
 
     let eve = app.token_for("eve@example.com");
