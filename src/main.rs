@@ -36,6 +36,11 @@ enum Command {
         #[command(subcommand)]
         action: WebhooksAction,
     },
+    /// Owners' quota counters (pending uploads and bytes).
+    Quotas {
+        #[command(subcommand)]
+        action: QuotasAction,
+    },
     /// Print an HS256 access token signed with UC_JWT_SECRET (for local use and tests).
     Token {
         /// Owner of the uploads made with the token (the platform puts the user's email here).
@@ -87,6 +92,17 @@ enum WebhooksAction {
     Disable {
         /// The endpoint's URL, as UC_WEBHOOK_URL gave it.
         url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuotasAction {
+    /// Count each owner's pending uploads and bytes again from the uploads, and correct the
+    /// counters that drifted (prints those; safe while replicas serve).
+    Recount {
+        /// Only this owner (default: every owner with a counter or a pending upload).
+        #[arg(long)]
+        owner: Option<String>,
     },
 }
 
@@ -181,6 +197,29 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        Command::Quotas {
+            action: QuotasAction::Recount { owner },
+        } => {
+            let settings = cli.settings.resolve_database()?;
+            let pool = db::pool(&settings.database)?;
+            let mut client = pool.get().await.context("cannot reach PostgreSQL")?;
+            let owners = match owner {
+                Some(owner) => vec![owner],
+                None => db::quotas::owners(&client).await?,
+            };
+            let mut corrected = 0;
+            for owner in &owners {
+                let counted = db::quotas::recount(&mut client, owner).await?;
+                if counted.stored != counted.counted {
+                    corrected += 1;
+                    println!(
+                        "{owner}\tpending uploads {} -> {}\tpending bytes {} -> {}",
+                        counted.stored.0, counted.counted.0, counted.stored.1, counted.counted.1
+                    );
+                }
+            }
+            println!("{} owner(s) recounted, {corrected} corrected", owners.len());
         }
         Command::Token { sub, ttl, user_id } => {
             let settings = cli.settings.resolve_token_signing()?;

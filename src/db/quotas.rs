@@ -48,3 +48,66 @@ pub async fn usage(
         None => Usage::fresh(creates_per_minute),
     })
 }
+
+/// An owner's pending uploads and bytes as their usage row said, and as their uploads say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recounted {
+    pub owner: String,
+    pub stored: (i64, i64),
+    pub counted: (i64, i64),
+}
+
+/// Owners a recount looks at: every one with a usage row or a pending upload.
+pub async fn owners(db: &impl GenericClient) -> Result<Vec<String>, DbError> {
+    let rows = db
+        .query(
+            "SELECT owner FROM owner_usage \
+             UNION SELECT owner FROM uploads WHERE status = 'pending' ORDER BY 1",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// Sets the owner's pending counts to what their uploads say: for a row that drifted (rows
+/// written with triggers off, an upgrade that raced old replicas). The usage row is locked
+/// first, and each statement after reads anew, so a status change committed before the lock
+/// is counted and one still running waits to add itself to the recount.
+pub async fn recount(
+    client: &mut deadpool_postgres::Object,
+    owner: &str,
+) -> Result<Recounted, DbError> {
+    let tx = client.transaction().await?;
+    tx.execute(
+        "INSERT INTO owner_usage (owner) VALUES ($1) ON CONFLICT (owner) DO NOTHING",
+        &[&owner],
+    )
+    .await?;
+    let stored = tx
+        .query_one(
+            "SELECT pending_uploads, pending_bytes FROM owner_usage WHERE owner = $1 FOR UPDATE",
+            &[&owner],
+        )
+        .await?;
+    let counted = tx
+        .query_one(
+            "SELECT count(*), coalesce(sum(size), 0)::bigint FROM uploads \
+             WHERE owner = $1 AND status = 'pending'",
+            &[&owner],
+        )
+        .await?;
+    let recounted = Recounted {
+        owner: owner.to_owned(),
+        stored: (stored.get(0), stored.get(1)),
+        counted: (counted.get(0), counted.get(1)),
+    };
+    if recounted.stored != recounted.counted {
+        tx.execute(
+            "UPDATE owner_usage SET pending_uploads = $2, pending_bytes = $3 WHERE owner = $1",
+            &[&owner, &recounted.counted.0, &recounted.counted.1],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(recounted)
+}

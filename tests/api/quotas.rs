@@ -194,3 +194,68 @@ async fn replicas_share_an_owners_limit_even_when_racing() {
     let refused = create_on(&app, &replica, 1000).await;
     assert_throttled(refused, "too-many-pending-uploads").await;
 }
+
+#[tokio::test]
+async fn a_drifted_counter_is_recounted_from_the_uploads() {
+    let (app, _) = app_with("--max-pending-uploads=2").await;
+    assert_eq!(
+        create_on(&app, &app.address, 12 * MIB).await.status(),
+        StatusCode::CREATED
+    );
+    // A counter that drifted (rows written with triggers off, say) refuses a create with room.
+    app.db
+        .execute(
+            "UPDATE owner_usage SET pending_uploads = 50, pending_bytes = 7 WHERE owner = $1",
+            &[&"ana@example.com"],
+        )
+        .await
+        .unwrap();
+    // And an owner with a pending upload and no counter at all (written with triggers off).
+    app.db
+        .batch_execute(&format!(
+            "SET session_replication_role = replica; \
+             INSERT INTO uploads (id, owner, title, filename, content_type, size, bucket, key, \
+                 multipart, part_size, part_count, expires_at) \
+             VALUES ('{}', 'bob@example.com', 'b', 'b.mp4', 'video/mp4', 1000, 'videos', \
+                 'recount/b.mp4', false, 1000, 1, now() + interval '1 day'); \
+             SET session_replication_role = origin",
+            uuid::Uuid::now_v7()
+        ))
+        .await
+        .unwrap();
+    let refused = create_on(&app, &app.address, 12 * MIB).await;
+    assert_throttled(refused, "too-many-pending-uploads").await;
+
+    let database_url = crate::helpers::Stack::from_env().database_url(&app.database);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_upload-coordinator"))
+        .arg(format!("--database-url={database_url}"))
+        .args(["quotas", "recount"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        said.contains(&format!(
+            "ana@example.com\tpending uploads 50 -> 1\tpending bytes 7 -> {}",
+            12 * MIB
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("bob@example.com\tpending uploads 0 -> 1\tpending bytes 0 -> 1000"),
+        "{said}"
+    );
+    assert!(said.contains("2 owner(s) recounted, 2 corrected"), "{said}");
+    for owner in ["ana@example.com", "bob@example.com"] {
+        let (usage, rows) = usage_beside_rows(&app, owner).await;
+        assert_eq!(usage, rows, "{owner}");
+    }
+    assert_eq!(
+        create_on(&app, &app.address, 12 * MIB).await.status(),
+        StatusCode::CREATED
+    );
+}
