@@ -1,9 +1,10 @@
 //! Declaring an upload: the declaration checked and planned, the owner's quotas consulted
-//! before storage is asked for anything, the multipart upload started, the intent recorded
+//! before storage is asked for anything (or found ample a moment ago, `usage_hints`), the multipart upload started, the intent recorded
 //! (admitted by the quotas in the same statement), the first part URLs signed.
 
 use chrono::{SubsecRound, Utc};
 
+use super::usage_hints::UsageHints;
 use super::{Declaration, OverQuota, PlanChoice, SignedPart, UploadError, Uploads, quota};
 use crate::auth::Owner;
 use crate::db;
@@ -125,8 +126,17 @@ impl Uploads {
             id,
             new.filename.key_safe()
         );
-        // Checked before storage is asked for anything.
-        self.within_quota(&self.usage_of(owner.as_str()).await?, plan.size)?;
+        // Checked before storage is asked for anything, unless this replica saw the owner
+        // with ample room a moment ago (the insert checks exactly either way).
+        let owner_name = owner.as_str();
+        if !self
+            .usage_hints
+            .has_room(owner_name, &self.policy.quotas, plan.size as i64)
+        {
+            let usage = self.usage_of(owner_name).await?;
+            self.usage_hints.saw(owner_name, usage);
+            self.within_quota(&usage, plan.size)?;
+        }
         Ok(PreparedUpload {
             owner: owner.clone(),
             new,
@@ -231,9 +241,13 @@ impl Uploads {
                 admission
             }
         };
+        let size = upload.plan.size as i64;
         if admission.admitted {
+            let left = UsageHints::after_admitting(admission.usage, size);
+            self.usage_hints.saw(&upload.owner, left);
             return Ok(());
         }
+        self.usage_hints.saw(&upload.owner, admission.usage);
         self.within_quota(&admission.usage, upload.plan.size)?;
         // The statement and this check weigh the same usage the same way: not reached.
         tracing::error!(usage = ?admission.usage, "a create was refused with room in every quota");

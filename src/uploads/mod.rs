@@ -16,6 +16,7 @@ mod listing;
 mod operations;
 mod quota;
 mod results;
+mod usage_hints;
 
 pub use checksums::DeclaredChecksums;
 pub use cleanup::CleanupSweep;
@@ -91,6 +92,9 @@ pub struct Uploads {
     relay_wake: Arc<Notify>,
     /// The multipart completes running here, which storage events wait for.
     completing: completing::Completing,
+    /// Owners' quota usage as last seen here, so a burst of creates skips the read before
+    /// storage is asked.
+    usage_hints: usage_hints::UsageHints,
 }
 
 impl Uploads {
@@ -106,6 +110,7 @@ impl Uploads {
             policy,
             relay_wake,
             completing: completing::Completing::default(),
+            usage_hints: usage_hints::UsageHints::default(),
         }
     }
 

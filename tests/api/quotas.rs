@@ -259,3 +259,43 @@ async fn a_drifted_counter_is_recounted_from_the_uploads() {
         StatusCode::CREATED
     );
 }
+
+#[tokio::test]
+async fn a_replica_trusting_a_stale_sighting_still_refuses_and_leaves_nothing() {
+    let (app, prefix) = app_with("--max-pending-uploads=20").await;
+    let flag = format!("--key-prefix={prefix}");
+    let replica = app
+        .spawn_replica_with(&["--max-pending-uploads=20", &flag])
+        .await;
+    let started = || {
+        app.metric(
+            "uc_storage_request_duration_seconds_count",
+            &[("operation", "CreateMultipartUpload"), ("outcome", "ok")],
+        )
+    };
+    // Five creates here: this replica last saw the owner with room for many more.
+    for _ in 0..5 {
+        let created = create_on(&app, &app.address, 12 * MIB).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    // The other replica spends that room.
+    for _ in 0..15 {
+        let created = create_on(&app, &replica, 12 * MIB).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    let before = footprint(&app, &prefix).await;
+    assert_eq!(before, (20, 20));
+    let started_before = started().await;
+
+    // Trusting what it saw, this replica asks storage first; the insert refuses and the
+    // multipart upload is aborted.
+    let refused = create_on(&app, &app.address, 12 * MIB).await;
+    assert_throttled(refused, "too-many-pending-uploads").await;
+    assert_eq!(footprint(&app, &prefix).await, before);
+    assert_eq!(started().await, started_before + 1.0);
+    // The refusal taught it the owner's usage: the next create is refused before storage.
+    let refused = create_on(&app, &app.address, 12 * MIB).await;
+    assert_throttled(refused, "too-many-pending-uploads").await;
+    assert_eq!(footprint(&app, &prefix).await, before);
+    assert_eq!(started().await, started_before + 1.0);
+}
