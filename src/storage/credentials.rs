@@ -8,6 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_sdk_s3::config::{Credentials, ProvideCredentials, Region, SharedCredentialsProvider};
 use aws_sdk_s3::error::DisplayErrorContext;
 
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::future::ProvideCredentials as ProvideFuture;
+
 use super::StorageError;
 use crate::config::StorageSettings;
 
@@ -94,9 +97,11 @@ impl StorageCredentials {
         }
     }
 
-    /// For the SDK clients, which cache and renew on their own.
-    pub fn provider(&self) -> SharedCredentialsProvider {
-        self.provider.clone()
+    /// For the SDK clients, to be given with no identity cache of their own: they then sign
+    /// with the credentials [`Self::current`] hands out, the same ones every lifetime we
+    /// report is measured against.
+    pub fn for_the_sdk(&self) -> SharedCredentialsProvider {
+        SharedCredentialsProvider::new(self.clone())
     }
 
     /// Credentials valid for a while yet: the held ones while they stay good for
@@ -178,12 +183,22 @@ impl StorageCredentials {
     }
 }
 
+impl ProvideCredentials for StorageCredentials {
+    fn provide_credentials<'a>(&'a self) -> ProvideFuture<'a>
+    where
+        Self: 'a,
+    {
+        ProvideFuture::new(async move {
+            self.current()
+                .await
+                .map_err(|err| CredentialsError::provider_error(err.to_string()))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
-
-    use aws_credential_types::provider::error::CredentialsError;
-    use aws_credential_types::provider::future::ProvideCredentials as ProvideFuture;
 
     use super::*;
 

@@ -125,7 +125,9 @@ impl Storage {
         let base = Builder::new()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(settings.region.clone()))
-            .credentials_provider(credentials.provider())
+            // Our cache only, so what the SDK signs is what lifetimes are measured against.
+            .credentials_provider(credentials.for_the_sdk())
+            .identity_cache(aws_sdk_s3::config::IdentityCache::no_cache())
             .force_path_style(settings.path_style)
             // Checksums only where S3 requires them: S3-compatible stores differ in support.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)

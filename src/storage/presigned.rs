@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 use super::query_signer::{Presign, QuerySigner, Signed, Signer, same_request};
 use super::{PartChecksum, PresignedUrl, Storage, StorageError, credentials};
@@ -55,11 +55,11 @@ impl Storage {
             let request = self.put_request(key, content_type, length, checksum);
             return self.sign_here(signer, &request, ttl).await;
         }
-        let lifetime = self.sdk_lifetime(ttl).await?;
+        let (config, expires_at) = self.sdk_presigning(ttl).await?;
         let request = self
-            .sdk_put(key, content_type, length, checksum, presigning(lifetime)?)
+            .sdk_put(key, content_type, length, checksum, config)
             .await?;
-        Ok(presigned_url(&request, lifetime))
+        Ok(presigned_url(&request, expires_at))
     }
 
     /// An UploadPart of exactly `length` bytes, and of the bytes `checksum` digests when
@@ -77,18 +77,11 @@ impl Storage {
             let request = part_request(key, upload_id, number, length, checksum);
             return self.sign_here(signer, &request, ttl).await;
         }
-        let lifetime = self.sdk_lifetime(ttl).await?;
+        let (config, expires_at) = self.sdk_presigning(ttl).await?;
         let request = self
-            .sdk_part(
-                key,
-                upload_id,
-                number,
-                length,
-                checksum,
-                presigning(lifetime)?,
-            )
+            .sdk_part(key, upload_id, number, length, checksum, config)
             .await?;
-        Ok(presigned_url(&request, lifetime))
+        Ok(presigned_url(&request, expires_at))
     }
 
     /// A GET of `key` whose response carries `content_disposition`.
@@ -102,10 +95,8 @@ impl Storage {
             let request = get_request(key, content_disposition);
             return Ok(self.sign_here(signer, &request, ttl).await?.url);
         }
-        let lifetime = self.sdk_lifetime(ttl).await?;
-        let request = self
-            .sdk_get(key, content_disposition, presigning(lifetime)?)
-            .await?;
+        let (config, _) = self.sdk_presigning(ttl).await?;
+        let request = self.sdk_get(key, content_disposition, config).await?;
         Ok(request.uri().to_owned())
     }
 
@@ -225,11 +216,23 @@ impl Storage {
         })
     }
 
-    /// How long a URL the SDK signs now may live: no longer than the credentials it will sign
-    /// with, which come from the same provider as ours (renewed ones only live longer).
-    async fn sdk_lifetime(&self, ttl: Duration) -> Result<Duration, StorageError> {
+    /// How a URL the SDK signs now is timed, and when it expires: no later than the
+    /// credentials it is signed with (the SDK asks our cache for them, see `Storage::new`;
+    /// one renewed meanwhile only lives longer).
+    async fn sdk_presigning(
+        &self,
+        ttl: Duration,
+    ) -> Result<(PresigningConfig, DateTime<Utc>), StorageError> {
         let credentials = self.credentials.current().await?;
-        Ok(credentials::lifetime(&credentials, SystemTime::now(), ttl))
+        // Whole seconds, as the URL states its time.
+        let at = Utc::now().trunc_subsecs(0);
+        let lifetime = credentials::lifetime(&credentials, SystemTime::from(at), ttl);
+        let config = PresigningConfig::builder()
+            .start_time(SystemTime::from(at))
+            .expires_in(lifetime)
+            .build()
+            .map_err(|e| StorageError::Request(e.to_string()))?;
+        Ok((config, at + lifetime))
     }
 
     fn put_request<'a>(
@@ -387,11 +390,11 @@ pub(super) fn presigning(ttl: Duration) -> Result<PresigningConfig, StorageError
 }
 
 /// A URL the SDK presigned, as clients get it.
-pub(super) fn presigned_url(request: &PresignedRequest, ttl: Duration) -> PresignedUrl {
+pub(super) fn presigned_url(request: &PresignedRequest, expires_at: DateTime<Utc>) -> PresignedUrl {
     PresignedUrl {
         url: request.uri().to_owned(),
         headers: for_the_client(request.headers()),
-        expires_at: Utc::now() + ttl,
+        expires_at,
     }
 }
 

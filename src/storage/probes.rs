@@ -101,7 +101,7 @@ impl Storage {
             .presigned(presigning(ttl)?)
             .await?;
         // As a client gets it: Host and Content-Length are its HTTP client's to set.
-        let url = presigned_url(&request, ttl);
+        let url = presigned_url(&request, chrono::Utc::now() + ttl);
         let mut put = reqwest::Client::new()
             .put(&url.url)
             .timeout(std::time::Duration::from_secs(10));
