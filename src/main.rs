@@ -204,13 +204,19 @@ async fn main() -> anyhow::Result<()> {
             let settings = cli.settings.resolve_database()?;
             let pool = db::pool(&settings.database)?;
             let mut client = pool.get().await.context("cannot reach PostgreSQL")?;
+            let named = owner.is_some();
             let owners = match owner {
                 Some(owner) => vec![owner],
                 None => db::quotas::owners(&client).await?,
             };
             let mut corrected = 0;
             for owner in &owners {
-                let counted = db::quotas::recount(&mut client, owner).await?;
+                let Some(counted) = db::quotas::recount(&mut client, owner).await? else {
+                    if named {
+                        anyhow::bail!("{owner} has no quota counter and no pending upload");
+                    }
+                    continue;
+                };
                 if counted.stored != counted.counted {
                     corrected += 1;
                     println!(

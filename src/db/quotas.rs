@@ -70,25 +70,31 @@ pub async fn owners(db: &impl GenericClient) -> Result<Vec<String>, DbError> {
 }
 
 /// Sets the owner's pending counts to what their uploads say: for a row that drifted (rows
-/// written with triggers off, an upgrade that raced old replicas). The usage row is locked
+/// written with the triggers off, a restore of one table without the other). The usage row is locked
 /// first, and each statement after reads anew, so a status change committed before the lock
 /// is counted and one still running waits to add itself to the recount.
+/// `None`: the owner has neither a counter nor a pending upload.
 pub async fn recount(
     client: &mut deadpool_postgres::Object,
     owner: &str,
-) -> Result<Recounted, DbError> {
+) -> Result<Option<Recounted>, DbError> {
     let tx = client.transaction().await?;
     tx.execute(
-        "INSERT INTO owner_usage (owner) VALUES ($1) ON CONFLICT (owner) DO NOTHING",
+        "INSERT INTO owner_usage (owner) \
+         SELECT $1 WHERE EXISTS (SELECT 1 FROM uploads WHERE owner = $1 AND status = 'pending') \
+         ON CONFLICT (owner) DO NOTHING",
         &[&owner],
     )
     .await?;
-    let stored = tx
-        .query_one(
+    let Some(stored) = tx
+        .query_opt(
             "SELECT pending_uploads, pending_bytes FROM owner_usage WHERE owner = $1 FOR UPDATE",
             &[&owner],
         )
-        .await?;
+        .await?
+    else {
+        return Ok(None);
+    };
     let counted = tx
         .query_one(
             "SELECT count(*), coalesce(sum(size), 0)::bigint FROM uploads \
@@ -109,5 +115,5 @@ pub async fn recount(
         .await?;
     }
     tx.commit().await?;
-    Ok(recounted)
+    Ok(Some(recounted))
 }

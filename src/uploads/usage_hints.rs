@@ -1,10 +1,10 @@
 //! What this replica last saw of each owner's quota usage, so that a create whose owner had
 //! ample room a moment ago skips the read that precedes storage's CreateMultipartUpload. A
 //! hint only: the insert that records the intent checks the quotas exactly, and a create it
-//! refuses has its multipart upload aborted, as when two creates race past the read. Creates
-//! on other replicas are the only thing that can shrink an owner's room behind the hint's
-//! back (completes and the refilling allowance only add to it), and the first refusal puts
-//! the exact usage back in the hint.
+//! refuses has its multipart upload aborted, as when two creates race past the read. What can
+//! shrink an owner's room behind the hint's back (creates on other replicas, creates here still
+//! running, a recount) costs at most such an aborted multipart upload; completes and the
+//! refilling allowance only add room; and the first refusal puts the exact usage back.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,15 @@ const MAX_OWNERS: usize = 10_000;
 
 #[derive(Clone, Debug, Default)]
 pub struct UsageHints {
-    seen: Arc<Mutex<HashMap<String, (Instant, Usage)>>>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    owners: HashMap<String, (Instant, Usage)>,
+    /// When stale sightings were last dropped: at most once per `FRESH_FOR`, so a full map
+    /// does not make every new owner's create walk it.
+    swept: Option<Instant>,
 }
 
 impl UsageHints {
@@ -35,7 +43,7 @@ impl UsageHints {
     /// `size` bytes and [`SPARE_CREATES`] more of the same size.
     pub fn has_room(&self, owner: &str, quotas: &OwnerQuotas, size: i64) -> bool {
         let seen = self.seen.lock().expect("hints lock");
-        let Some((at, usage)) = seen.get(owner) else {
+        let Some((at, usage)) = seen.owners.get(owner) else {
             return false;
         };
         if at.elapsed() >= FRESH_FOR {
@@ -43,7 +51,7 @@ impl UsageHints {
         }
         // This create fits in what is left after SPARE_CREATES more.
         let spare = Usage {
-            pending_uploads: usage.pending_uploads + SPARE_CREATES,
+            pending_uploads: usage.pending_uploads.saturating_add(SPARE_CREATES),
             pending_bytes: usage
                 .pending_bytes
                 .saturating_add(size.saturating_mul(SPARE_CREATES)),
@@ -55,19 +63,24 @@ impl UsageHints {
     /// `owner`'s usage as just read (or as an admission left it).
     pub fn saw(&self, owner: &str, usage: Usage) {
         let mut seen = self.seen.lock().expect("hints lock");
-        if seen.len() >= MAX_OWNERS && !seen.contains_key(owner) {
-            seen.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
-            if seen.len() >= MAX_OWNERS {
+        if seen.owners.len() >= MAX_OWNERS && !seen.owners.contains_key(owner) {
+            if seen.swept.is_some_and(|at| at.elapsed() < FRESH_FOR) {
+                return;
+            }
+            seen.swept = Some(Instant::now());
+            seen.owners.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
+            if seen.owners.len() >= MAX_OWNERS {
                 return;
             }
         }
-        seen.insert(owner.to_owned(), (Instant::now(), usage));
+        seen.owners
+            .insert(owner.to_owned(), (Instant::now(), usage));
     }
 
     /// What `usage` becomes once one more upload of `size` bytes is admitted.
     pub fn after_admitting(usage: Usage, size: i64) -> Usage {
         Usage {
-            pending_uploads: usage.pending_uploads + 1,
+            pending_uploads: usage.pending_uploads.saturating_add(1),
             pending_bytes: usage.pending_bytes.saturating_add(size),
             create_allowance: usage.create_allowance - 1.0,
         }
@@ -119,7 +132,7 @@ mod tests {
         let hints = UsageHints::default();
         hints.saw("ana", usage(0, 0, 60.0));
         let stale = Instant::now() - FRESH_FOR;
-        hints.seen.lock().unwrap().get_mut("ana").unwrap().0 = stale;
+        hints.seen.lock().unwrap().owners.get_mut("ana").unwrap().0 = stale;
         assert!(!hints.has_room("ana", &QUOTAS, 10));
     }
 
@@ -129,10 +142,23 @@ mod tests {
         for n in 0..MAX_OWNERS + 50 {
             hints.saw(&format!("owner-{n}"), usage(0, 0, 60.0));
         }
-        assert_eq!(hints.seen.lock().unwrap().len(), MAX_OWNERS);
+        assert_eq!(hints.seen.lock().unwrap().owners.len(), MAX_OWNERS);
+        assert!(!hints.has_room(&format!("owner-{MAX_OWNERS}"), &QUOTAS, 10));
         // A known owner is still updated.
         hints.saw("owner-0", usage(99, 0, 60.0));
         assert!(!hints.has_room("owner-0", &QUOTAS, 10));
+        hints.saw("owner-0", usage(0, 0, 60.0));
+        assert!(hints.has_room("owner-0", &QUOTAS, 10));
+        // Once the sightings are stale (and the last sweep too), a new owner takes a place.
+        {
+            let mut seen = hints.seen.lock().unwrap();
+            let stale = Instant::now() - FRESH_FOR;
+            seen.owners.values_mut().for_each(|(at, _)| *at = stale);
+            seen.swept = Some(stale);
+        }
+        hints.saw("newcomer", usage(0, 0, 60.0));
+        assert!(hints.has_room("newcomer", &QUOTAS, 10));
+        assert_eq!(hints.seen.lock().unwrap().owners.len(), 1);
     }
 
     #[test]

@@ -227,11 +227,19 @@ async fn a_drifted_counter_is_recounted_from_the_uploads() {
     assert_throttled(refused, "too-many-pending-uploads").await;
 
     let database_url = crate::helpers::Stack::from_env().database_url(&app.database);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_upload-coordinator"))
-        .arg(format!("--database-url={database_url}"))
-        .args(["quotas", "recount"])
-        .output()
-        .unwrap();
+    let recount = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_upload-coordinator"))
+            .arg(format!("--database-url={database_url}"))
+            .args(["quotas", "recount"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // A mistyped owner is said to be unknown, and gets no counter.
+    let unknown = recount(&["--owner", "nobody@example.com"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no quota counter"));
+    let output = recount(&[]);
     let said = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
