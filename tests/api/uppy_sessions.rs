@@ -84,6 +84,25 @@ async fn a_session_answers_cors_for_its_own_origin_and_refuses_any_other() {
     let elsewhere = create_from(OTHER_ORIGIN).await.unwrap();
     assert_error(elsewhere, StatusCode::FORBIDDEN, "origin-not-allowed").await;
     assert_eq!(app.fingerprint().await, before, "nothing was created");
+
+    // The routes that name an upload (session and upload read together) check it too.
+    let created: Value = created.json().await.unwrap();
+    let sign_from = |origin: &'static str| {
+        app.http
+            .get(format!(
+                "{multipart}/{}/1",
+                created["uploadId"].as_str().unwrap()
+            ))
+            .query(&[("key", created["key"].as_str().unwrap())])
+            .header("origin", origin)
+            .send()
+    };
+    assert_eq!(
+        sign_from(APP_ORIGIN).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let elsewhere = sign_from(OTHER_ORIGIN).await.unwrap();
+    assert_error(elsewhere, StatusCode::FORBIDDEN, "origin-not-allowed").await;
 }
 
 #[tokio::test]
