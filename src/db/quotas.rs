@@ -70,10 +70,10 @@ pub async fn owners(db: &impl GenericClient) -> Result<Vec<String>, DbError> {
 }
 
 /// Sets the owner's pending counts to what their uploads say: for a row that drifted (rows
-/// written with the triggers off, a restore of one table without the other). The usage row is locked
-/// first, and each statement after reads anew, so a status change committed before the lock
-/// is counted and one still running waits to add itself to the recount.
-/// `None`: the owner has neither a counter nor a pending upload.
+/// written with the triggers off, a restore of one table without the other). The usage row
+/// is locked first, and each statement after reads anew, so a status change committed before
+/// the lock is counted and one still running waits to add itself to the recount. `None`: the
+/// owner has neither a counter nor a pending upload.
 pub async fn recount(
     client: &mut deadpool_postgres::Object,
     owner: &str,

@@ -1,10 +1,11 @@
 //! SQL for the `upload_sessions` table: Uppy sessions that can be revoked and can cap uploads.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
-use uuid::Uuid;
+use std::sync::LazyLock;
 
+use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use uuid::Uuid;
 
 use super::uploads::{self, COLUMNS};
 use super::{DbError, cached};
@@ -88,16 +89,19 @@ pub async fn active_with_upload(
     key: &str,
     upload_id: &str,
 ) -> Result<Option<(StoredSession, Option<Upload>)>, DbError> {
-    let sql = format!(
-        "SELECT s.id AS session_id, s.owner AS session_owner, s.origin AS session_origin, \
+    // Built once: this runs on every call that names a session's upload.
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT s.id AS session_id, s.owner AS session_owner, s.origin AS session_origin, \
                 s.max_uploads AS session_max_uploads, s.expires_at AS session_expires_at, u.* \
          FROM upload_sessions s LEFT JOIN LATERAL ( \
              SELECT {COLUMNS} FROM uploads \
              WHERE bucket = $3 AND key = $4 AND owner = $2 AND storage_upload_id = $5 \
          ) u ON true \
          WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()"
-    );
-    let statement = cached(db, &sql).await?;
+        )
+    });
+    let statement = cached(db, &SQL).await?;
     let Some(row) = db
         .query_opt(&statement, &[&id, &owner, &bucket, &key, &upload_id])
         .await?

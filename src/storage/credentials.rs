@@ -5,11 +5,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_sdk_s3::config::{Credentials, ProvideCredentials, Region, SharedCredentialsProvider};
-use aws_sdk_s3::error::DisplayErrorContext;
-
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::future::ProvideCredentials as ProvideFuture;
+use aws_sdk_s3::config::{Credentials, ProvideCredentials, Region, SharedCredentialsProvider};
+use aws_sdk_s3::error::DisplayErrorContext;
 
 use super::StorageError;
 use crate::config::StorageSettings;

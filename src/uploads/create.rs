@@ -1,6 +1,7 @@
 //! Declaring an upload: the declaration checked and planned, the owner's quotas consulted
-//! before storage is asked for anything (or found ample a moment ago, `usage_hints`), the multipart upload started, the intent recorded
-//! (admitted by the quotas in the same statement), the first part URLs signed.
+//! before storage is asked for anything (or found ample a moment ago, `usage_hints`), the
+//! multipart upload started, the intent recorded (admitted by the quotas in the same
+//! statement), the first part URLs signed.
 
 use chrono::{SubsecRound, Utc};
 
