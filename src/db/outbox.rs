@@ -121,7 +121,8 @@ pub async fn mark_published(db: &impl GenericClient, jobs: &[&PendingJob]) -> Re
 }
 
 /// Records a failed attempt: the job waits a jittered, doubling delay, or is parked after its
-/// last attempt. Returns how many were parked.
+/// last attempt. Returns how many were parked. A job withheld while it was out (its upload
+/// rejected) stays withheld.
 pub async fn record_failure(
     db: &impl GenericClient,
     outbox_ids: &[i64],
@@ -135,7 +136,7 @@ pub async fn record_failure(
                  next_attempt_at = now() + make_interval(secs => \
                      least($4, $3 * power(2, least(attempts, 30))) * (0.5 + random() / 2)), \
                  parked_at = CASE WHEN attempts + 1 >= $5 THEN now() END \
-             WHERE id = ANY($1) RETURNING parked_at) \
+             WHERE id = ANY($1) AND parked_at IS NULL RETURNING parked_at) \
          SELECT count(*) FILTER (WHERE parked_at IS NOT NULL) FROM failed",
     )
     .await?;

@@ -39,9 +39,12 @@ pub async fn disable_endpoint(
     if disabled == 0 {
         return Ok(false);
     }
+    // The claims go too: an attempt in flight cannot then record its outcome over the park
+    // (a failure would unpark the delivery). If it was in fact delivered, a replay sends it
+    // again, as with any lost answer; receivers deduplicate by webhook-id.
     tx.execute(
         "UPDATE webhook_deliveries SET parked_at = now(), claimed_until = NULL, \
-             last_error = 'endpoint disabled' \
+             claim_token = NULL, last_error = 'endpoint disabled' \
          WHERE endpoint = $1 AND delivered_at IS NULL AND parked_at IS NULL",
         &[&url],
     )
@@ -136,10 +139,21 @@ pub async fn mark_delivered(
     Ok(())
 }
 
+/// What became of a failed attempt's delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Due again after a delay.
+    Retrying,
+    /// That was its last attempt.
+    Parked,
+    /// Its claim was no longer held (its endpoint was disabled meanwhile, or the lease ran
+    /// out): nothing recorded.
+    ClaimLost,
+}
+
 /// Records a failed attempt of the claim `token` made: the delivery waits a jittered,
 /// doubling delay, or is parked after its last attempt. The upload's later deliveries to the
 /// endpoint wait at least as long (they go out after it), so claims need not skip them.
-/// Returns whether it was parked.
 pub async fn record_failure(
     db: &impl GenericClient,
     id: i64,
@@ -147,7 +161,7 @@ pub async fn record_failure(
     status: Option<u16>,
     error: &str,
     retry: RetryPolicy,
-) -> Result<bool, DbError> {
+) -> Result<AfterFailure, DbError> {
     let statement = cached(
         db,
         "WITH failed AS ( \
@@ -156,7 +170,7 @@ pub async fn record_failure(
                  next_attempt_at = now() + make_interval(secs => \
                      least($5, $4 * power(2, least(attempts, 30))) * (0.5 + random() / 2)), \
                  parked_at = CASE WHEN attempts + 1 >= $6 THEN now() END \
-             WHERE id = $1 AND claim_token = $7 AND delivered_at IS NULL \
+             WHERE id = $1 AND claim_token = $7 AND delivered_at IS NULL AND parked_at IS NULL \
              RETURNING endpoint, upload_id, next_attempt_at, parked_at), \
          held_back AS ( \
              UPDATE webhook_deliveries later \
@@ -165,7 +179,7 @@ pub async fn record_failure(
              WHERE failed.parked_at IS NULL AND later.endpoint = failed.endpoint \
                AND later.upload_id = failed.upload_id AND later.id > $1 \
                AND later.delivered_at IS NULL AND later.parked_at IS NULL) \
-         SELECT coalesce((SELECT parked_at IS NOT NULL FROM failed), false)",
+         SELECT (SELECT parked_at IS NOT NULL FROM failed)",
     )
     .await?;
     let row = db
@@ -182,7 +196,11 @@ pub async fn record_failure(
             ],
         )
         .await?;
-    Ok(row.get(0))
+    Ok(match row.get::<_, Option<bool>>(0) {
+        None => AfterFailure::ClaimLost,
+        Some(true) => AfterFailure::Parked,
+        Some(false) => AfterFailure::Retrying,
+    })
 }
 
 /// Which deliveries a listing shows.

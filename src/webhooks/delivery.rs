@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 use super::SigningKey;
 use crate::api::event_view::UploadEventView;
 use crate::db::outbox::RetryPolicy;
-use crate::db::webhooks::{self, ClaimedDelivery};
+use crate::db::webhooks::{self, AfterFailure, ClaimedDelivery};
 use crate::db::{self, DbError};
 use crate::metrics::Metrics;
 
@@ -144,7 +144,7 @@ impl WebhookWorker {
                 self.count("delivered");
             }
             Outcome::Failed { status, error } => {
-                let parked = webhooks::record_failure(
+                let after = webhooks::record_failure(
                     client,
                     delivery.id,
                     delivery.claim_token,
@@ -154,22 +154,29 @@ impl WebhookWorker {
                 )
                 .await?;
                 self.count("failed");
-                if parked {
-                    self.count("parked");
-                    tracing::warn!(
-                        endpoint = %self.label,
-                        upload_id = %delivery.event.upload.id,
-                        attempts = delivery.attempts + 1,
-                        error = %error,
-                        "webhook delivery parked after its last attempt"
-                    );
-                } else {
-                    tracing::info!(
+                match after {
+                    AfterFailure::Parked => {
+                        self.count("parked");
+                        tracing::warn!(
+                            endpoint = %self.label,
+                            upload_id = %delivery.event.upload.id,
+                            attempts = delivery.attempts + 1,
+                            error = %error,
+                            "webhook delivery parked after its last attempt"
+                        );
+                    }
+                    AfterFailure::Retrying => tracing::info!(
                         endpoint = %self.label,
                         upload_id = %delivery.event.upload.id,
                         error = %error,
                         "webhook delivery failed, will retry"
-                    );
+                    ),
+                    AfterFailure::ClaimLost => tracing::info!(
+                        endpoint = %self.label,
+                        upload_id = %delivery.event.upload.id,
+                        error = %error,
+                        "webhook delivery failed, its claim no longer held (endpoint disabled?): not recorded"
+                    ),
                 }
             }
         }

@@ -1,11 +1,13 @@
 //! Outgoing webhooks, received by a real receiver that verifies each delivery with the Standard
 //! Webhooks reference verifier (PyPI `standardwebhooks`).
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::receiver::{Receiver, WEBHOOK_SECRET};
-use crate::helpers::{INTERNAL_TOKEN, TestApp, payload, spawn_app_with};
+use crate::helpers::{INTERNAL_TOKEN, TestApp, payload, spawn_app_with, wait_for};
 
 /// An app delivering to `urls`, retrying quickly so a test sees parking in seconds.
 async fn app_delivering_to(urls: &[String], max_attempts: u32) -> TestApp {
@@ -335,7 +337,9 @@ async fn webhook_settings_are_checked_at_startup() {
 
 #[tokio::test]
 async fn disabling_an_endpoint_parks_what_it_had_pending() {
-    let receiver = Receiver::start(&[("/gone", "down")]);
+    // The receiver holds the first attempt unanswered, so the endpoint is disabled while that
+    // attempt is out, and its failure comes back after the park.
+    let receiver = Receiver::start(&[("/gone", "held")]);
     let url = receiver.url("/gone");
     let app = app_delivering_to(std::slice::from_ref(&url), 1000).await;
     let data = payload(1100, 43);
@@ -344,7 +348,7 @@ async fn disabling_an_endpoint_parks_what_it_had_pending() {
     app.put_part(&upload["parts"][0], data).await;
     assert_eq!(app.complete(&id, None).await.status(), StatusCode::OK);
     receiver
-        .wait_until("a failed attempt", |log| !log.is_empty())
+        .wait_until("an attempt held by the receiver", |log| !log.is_empty())
         .await;
 
     let database_url = crate::helpers::Stack::from_env().database_url(&app.database);
@@ -368,22 +372,40 @@ async fn disabling_an_endpoint_parks_what_it_had_pending() {
     let (ok, _) = cli(&["webhooks", "disable", &url]);
     assert!(!ok, "disabling twice says there was nothing to disable");
 
-    let rows = app
-        .db
-        .query(
-            "SELECT parked_at IS NOT NULL, last_error FROM webhook_deliveries WHERE upload_id = $1",
-            &[&uuid::Uuid::parse_str(&id).unwrap()],
-        )
-        .await
-        .unwrap();
-    assert!(!rows.is_empty());
-    for row in &rows {
-        assert!(row.get::<_, bool>(0));
-        assert_eq!(
-            row.get::<_, Option<String>>(1).as_deref(),
-            Some("endpoint disabled")
-        );
-    }
+    let all_parked_by_the_disable = || async {
+        let rows = app
+            .db
+            .query(
+                "SELECT parked_at IS NOT NULL, last_error FROM webhook_deliveries \
+                 WHERE upload_id = $1",
+                &[&uuid::Uuid::parse_str(&id).unwrap()],
+            )
+            .await
+            .unwrap();
+        assert!(!rows.is_empty());
+        for row in &rows {
+            assert!(row.get::<_, bool>(0));
+            assert_eq!(
+                row.get::<_, Option<String>>(1).as_deref(),
+                Some("endpoint disabled")
+            );
+        }
+    };
+    all_parked_by_the_disable().await;
+    // The held attempt now fails; its outcome does not unpark the delivery.
+    receiver.release("/gone").await;
+    wait_for(
+        "the held attempt's failure",
+        Duration::from_secs(30),
+        || async {
+            let failed = app
+                .metric("uc_webhook_deliveries_total", &[("outcome", "failed")])
+                .await;
+            (failed >= 1.0).then_some(())
+        },
+    )
+    .await;
+    all_parked_by_the_disable().await;
     // Later changes make no delivery for it, and nothing counts as pending.
     app.wait_for_status(&id, &["processing"]).await;
     let pending: i64 = app

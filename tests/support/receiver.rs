@@ -19,7 +19,8 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Starts a receiver answering on each `(path, behaviour)`: `ok`, `fail:N` or `down`.
+    /// Starts a receiver answering on each `(path, behaviour)`: `ok`, `fail:N`, `down` or
+    /// `held` (see webhook_receiver.py).
     pub fn start(paths: &[(&str, &str)]) -> Self {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -74,9 +75,18 @@ impl Receiver {
 
     /// A `down` path answers 200 from now on.
     pub async fn bring_up(&self, path: &str) {
+        self.control("/control/up", path).await;
+    }
+
+    /// A `held` path answers the deliveries it is holding (and any later one, at once).
+    pub async fn release(&self, path: &str) {
+        self.control("/control/release", path).await;
+    }
+
+    async fn control(&self, action: &str, path: &str) {
         let response = self
             .http
-            .post(self.url("/control/up"))
+            .post(self.url(action))
             .query(&[("path", path)])
             .send()
             .await

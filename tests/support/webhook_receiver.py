@@ -2,8 +2,9 @@
 reference verifier (the `standardwebhooks` package) and records what it saw.
 
 Usage: python3 webhook_receiver.py SECRET [PATH=BEHAVIOUR ...]
-  BEHAVIOUR is `ok`, `fail:N` (answer 500 to the first N deliveries, then 200) or `down`
-  (answer 503 until `POST /control/up?path=PATH`).
+  BEHAVIOUR is `ok`, `fail:N` (answer 500 to the first N deliveries, then 200), `down`
+  (answer 503 until `POST /control/up?path=PATH`) or `held` (log each delivery at once but
+  answer 503 only after `POST /control/release?path=PATH`, or after 60 s).
 Binds 127.0.0.1 on a free port and prints `LISTENING <port>` once it accepts connections.
 `GET /log` returns every request received on a delivery path, in order, as JSON.
 """
@@ -25,6 +26,9 @@ behaviours = dict(arg.split("=", 1) for arg in sys.argv[2:])
 answered = {path: 0 for path in behaviours}
 log = []
 lock = threading.Lock()
+released = {path: threading.Event() for path in behaviours}
+# A held delivery is answered after this long even if nobody releases it.
+HOLD_AT_MOST_SECS = 60
 
 
 def answer_for(path):
@@ -33,7 +37,7 @@ def answer_for(path):
     answered[path] += 1
     if behaviour == "ok":
         return 200
-    if behaviour == "down":
+    if behaviour in ("down", "held"):
         return 503
     failures = int(behaviour.split(":", 1)[1])
     return 500 if answered[path] <= failures else 200
@@ -69,6 +73,10 @@ class Handler(BaseHTTPRequestHandler):
                 behaviours[parse_qs(url.query)["path"][0]] = "ok"
             self.reply(204)
             return
+        if url.path == "/control/release":
+            released[parse_qs(url.query)["path"][0]].set()
+            self.reply(204)
+            return
         if url.path not in behaviours:
             self.reply(404)
             return
@@ -94,6 +102,9 @@ class Handler(BaseHTTPRequestHandler):
                     "payload": payload,
                 }
             )
+            held = behaviours[url.path] == "held"
+        if held:
+            released[url.path].wait(HOLD_AT_MOST_SECS)
         self.reply(status)
 
 
