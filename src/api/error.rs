@@ -127,7 +127,9 @@ impl From<UploadError> for ApiError {
             UploadError::InvalidCursor | UploadError::InvalidIdempotencyKey { .. } => {
                 Self::BadRequest(body())
             }
-            UploadError::IdempotencyKeyInProgress => Self::Conflict(body()),
+            UploadError::IdempotencyKeyInProgress | UploadError::IdempotencyKeyTakenOver => {
+                Self::Conflict(body())
+            }
             UploadError::OverQuota {
                 retry_after_secs, ..
             } => Self::TooManyRequests(body(), *retry_after_secs),

@@ -101,6 +101,8 @@ pub async fn claim_due(
 }
 
 /// Marks jobs published and their uploads `processing` (unless the worker already reported).
+/// A job withheld while it was going out (its upload rejected) went out all the same: it is
+/// published, not parked (the upload stays rejected, with its reason).
 pub async fn mark_published(db: &impl GenericClient, jobs: &[&PendingJob]) -> Result<(), DbError> {
     if jobs.is_empty() {
         return Ok(());
@@ -110,7 +112,7 @@ pub async fn mark_published(db: &impl GenericClient, jobs: &[&PendingJob]) -> Re
         db,
         "WITH published AS ( \
              UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, \
-                 last_error = NULL, claimed_until = NULL \
+                 last_error = NULL, claimed_until = NULL, parked_at = NULL \
              WHERE id = ANY($1) AND published_at IS NULL RETURNING upload_id) \
          UPDATE uploads SET status = 'processing', updated_at = now() \
          WHERE id IN (SELECT upload_id FROM published) AND (status = 'uploaded') IS TRUE",
@@ -136,7 +138,8 @@ pub async fn record_failure(
                  next_attempt_at = now() + make_interval(secs => \
                      least($4, $3 * power(2, least(attempts, 30))) * (0.5 + random() / 2)), \
                  parked_at = CASE WHEN attempts + 1 >= $5 THEN now() END \
-             WHERE id = ANY($1) AND parked_at IS NULL RETURNING parked_at) \
+             WHERE id = ANY($1) AND published_at IS NULL AND parked_at IS NULL \
+             RETURNING parked_at) \
          SELECT count(*) FILTER (WHERE parked_at IS NOT NULL) FROM failed",
     )
     .await?;
@@ -157,7 +160,7 @@ pub async fn record_failure(
 
 /// Gives back claimed jobs the broker as a whole failed (a broken connection, no confirm in
 /// time): no attempt is counted (the jobs did nothing wrong), they are due again after
-/// `delay_secs`.
+/// `delay_secs`. One withheld meanwhile keeps its reason.
 pub async fn release(
     db: &impl GenericClient,
     outbox_ids: &[i64],
@@ -168,7 +171,7 @@ pub async fn release(
         db,
         "UPDATE outbox SET claimed_until = NULL, last_error = $2, \
              next_attempt_at = now() + make_interval(secs => $3) \
-         WHERE id = ANY($1) AND published_at IS NULL",
+         WHERE id = ANY($1) AND published_at IS NULL AND parked_at IS NULL",
     )
     .await?;
     db.execute(&statement, &[&outbox_ids, &error, &delay_secs])

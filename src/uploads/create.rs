@@ -5,6 +5,7 @@
 
 use chrono::{SubsecRound, Utc};
 
+use super::idempotency::ClaimedKey;
 use super::usage_hints::UsageHints;
 use super::{Declaration, OverQuota, PlanChoice, SignedPart, UploadError, Uploads, quota};
 use crate::auth::Owner;
@@ -79,13 +80,14 @@ impl Uploads {
     }
 
     /// `create`, naming the upload under the claimed `idempotency_key` in the transaction
-    /// that records it.
+    /// that records it (or failing with [`UploadError::IdempotencyKeyTakenOver`], the
+    /// multipart upload aborted and nothing recorded, if the claim is no longer held).
     pub(super) async fn create_as(
         &self,
         owner: &Owner,
         declaration: Declaration,
         choice: PlanChoice,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<ClaimedKey<'_>>,
         first_urls: FirstUrls,
     ) -> Result<CreatedUpload, UploadError> {
         let prepared = self.prepare(owner, declaration, choice).await?;
@@ -153,7 +155,7 @@ impl Uploads {
     async fn start(
         &self,
         prepared: PreparedUpload,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<ClaimedKey<'_>>,
         first_urls: FirstUrls,
     ) -> Result<CreatedUpload, UploadError> {
         let PreparedUpload {
@@ -226,17 +228,28 @@ impl Uploads {
     async fn record_intent(
         &self,
         upload: &Upload,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<ClaimedKey<'_>>,
     ) -> Result<(), UploadError> {
         let quotas = &self.policy.quotas;
         let mut client = db::client(&self.db).await?;
         let admission = match idempotency_key {
             None => db::uploads::insert_within_quotas(&client, upload, quotas).await?,
-            Some(key) => {
+            Some(claimed) => {
                 let tx = client.transaction().await.map_err(db::DbError::from)?;
                 let admission = db::uploads::insert_within_quotas(&tx, upload, quotas).await?;
                 if admission.admitted {
-                    db::idempotency::attach(&tx, &upload.owner, key, upload.id).await?;
+                    let ours = db::idempotency::attach(
+                        &tx,
+                        &upload.owner,
+                        claimed.key,
+                        claimed.claimed_at,
+                        upload.id,
+                    )
+                    .await?;
+                    if !ours {
+                        // Dropped, the transaction rolls the insert back.
+                        return Err(UploadError::IdempotencyKeyTakenOver);
+                    }
                     tx.commit().await.map_err(db::DbError::from)?;
                 }
                 admission

@@ -54,6 +54,10 @@ pub enum UploadError {
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still creating its upload; retry shortly")]
     IdempotencyKeyInProgress,
+    /// A create's claim on its key was taken over by a retry while it stalled; the create
+    /// answers with the retry's upload instead, so this does not reach clients.
+    #[error("a request with this Idempotency-Key is still creating its upload; retry shortly")]
+    IdempotencyKeyTakenOver,
     #[error("the upload is {0}: storage no longer holds its bytes")]
     Gone(UploadStatus),
     #[error("the cursor is not one this service issued")]
@@ -95,7 +99,9 @@ impl UploadError {
             Self::InvalidIdempotencyKey { .. } => codes::INVALID_IDEMPOTENCY_KEY,
             Self::IdempotencyKeyReused => codes::IDEMPOTENCY_KEY_REUSED,
             Self::OverQuota { over, .. } => over.code(),
-            Self::IdempotencyKeyInProgress => codes::IDEMPOTENCY_KEY_IN_PROGRESS,
+            Self::IdempotencyKeyInProgress | Self::IdempotencyKeyTakenOver => {
+                codes::IDEMPOTENCY_KEY_IN_PROGRESS
+            }
             Self::Gone(_) => codes::UPLOAD_GONE,
             Self::InvalidCursor => codes::INVALID_CURSOR,
             Self::InvalidLimit { .. } => codes::INVALID_LIMIT,

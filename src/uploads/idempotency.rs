@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
@@ -22,6 +23,14 @@ const WAIT_FOR: Duration = Duration::from_secs(10);
 const LOOK_EVERY: Duration = Duration::from_millis(25);
 /// Keys are 1 to this many visible ASCII characters (a UUID is 36).
 pub const MAX_KEY_BYTES: usize = 255;
+
+/// A key this request claimed, and when: the claim is ours only while the key still bears
+/// that instant.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ClaimedKey<'a> {
+    pub key: &'a str,
+    pub claimed_at: DateTime<Utc>,
+}
 
 /// What an idempotent create did.
 pub struct IdempotentCreate {
@@ -44,7 +53,7 @@ impl Uploads {
             return Err(UploadError::InvalidIdempotencyKey { max: MAX_KEY_BYTES });
         }
         let fingerprint = fingerprint(&declaration, choice);
-        let gives_up_at = Instant::now() + WAIT_FOR;
+        let mut gives_up_at = Instant::now() + WAIT_FOR;
         loop {
             let client = db::client(&self.db).await?;
             let claim = db::idempotency::claim(
@@ -58,27 +67,45 @@ impl Uploads {
             .await?;
             drop(client);
             match claim {
-                Claim::Ours => {
-                    return match self
+                Claim::Ours { claimed_at } => {
+                    let claimed = ClaimedKey { key, claimed_at };
+                    match self
                         .create_as(
                             owner,
-                            declaration,
+                            declaration.clone(),
                             choice,
-                            Some(key),
+                            Some(claimed),
                             super::create::FirstUrls::Signed,
                         )
                         .await
                     {
-                        Ok(created) => Ok(IdempotentCreate {
-                            created,
-                            replayed: false,
-                        }),
+                        Ok(created) => {
+                            return Ok(IdempotentCreate {
+                                created,
+                                replayed: false,
+                            });
+                        }
+                        // This request stalled past the abandonment delay and a retry took
+                        // the key over: the key names the retry's upload, which this request
+                        // now answers with too (once it is created).
+                        Err(UploadError::IdempotencyKeyTakenOver) => {
+                            tracing::warn!(
+                                owner = %owner,
+                                key,
+                                "an idempotent create stalled past the abandonment delay and a \
+                                 retry took its key over; its own upload is aborted, and it \
+                                 answers with the retry's"
+                            );
+                            gives_up_at = Instant::now() + WAIT_FOR;
+                            continue;
+                        }
                         Err(err) => {
                             let client = db::client(&self.db).await?;
-                            db::idempotency::release(&client, owner.as_str(), key).await?;
-                            Err(err)
+                            db::idempotency::release(&client, owner.as_str(), key, claimed_at)
+                                .await?;
+                            return Err(err);
                         }
-                    };
+                    }
                 }
                 Claim::Held {
                     fingerprint: held, ..

@@ -1,9 +1,11 @@
 //! `Idempotency-Key` on `POST /api/uploads`: a retried declaration gets the same upload.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{MIB, TestApp, assert_error, spawn_app};
+use crate::helpers::{MIB, TestApp, assert_error, spawn_app, wait_for};
 
 fn declaration(size: usize) -> Value {
     json!({"filename": "clip.mp4", "size": size, "content_type": "video/mp4", "title": "clip",
@@ -102,6 +104,135 @@ async fn concurrent_retries_create_one_upload() {
         .await
         .unwrap();
     assert_eq!(listed.uploads().len(), 1);
+}
+
+/// Once `count` creates wait for their owner's usage row (their admission statement).
+async fn creates_waiting_for_admission(app: &TestApp, count: i64) {
+    let waiting = || async {
+        let waiting: i64 = app
+            .db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                   AND query LIKE '%INSERT INTO owner_usage%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        (waiting >= count).then_some(())
+    };
+    wait_for(
+        "creates waiting for admission",
+        Duration::from_secs(30),
+        waiting,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_create_that_stalls_until_a_retry_takes_its_key_over_answers_with_the_retrys_upload() {
+    let app = spawn_app().await;
+    let body = declaration(12 * MIB);
+    // The owner's usage row exists once it has an upload; holding it stalls every create of
+    // the owner just before it records its intent.
+    let first = create_with_key(&app, &app.token, "earlier", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let mut locker = app.pooled_db().await;
+    let lock = locker.transaction().await.unwrap();
+    lock.execute("SELECT 1 FROM owner_usage FOR UPDATE", &[])
+        .await
+        .unwrap();
+
+    let (app, body) = (&app, &body);
+    let (stalled, (retry, ())) = tokio::join!(
+        create_with_key(app, &app.token, "stalls", body),
+        async move {
+            creates_waiting_for_admission(app, 1).await;
+            // As if the stalled request had held its claim past the abandonment delay.
+            let backdated = app
+                .db
+                .execute(
+                    "UPDATE idempotency_keys SET created_at = created_at - interval '2 minutes' \
+                     WHERE key = 'stalls'",
+                    &[],
+                )
+                .await
+                .unwrap();
+            assert_eq!(backdated, 1, "the stalled request claimed the key");
+            tokio::join!(create_with_key(app, &app.token, "stalls", body), async {
+                creates_waiting_for_admission(app, 2).await;
+                lock.rollback().await.unwrap();
+            })
+        }
+    );
+    assert_eq!(stalled.status(), StatusCode::CREATED);
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    assert_eq!(stalled.headers()["idempotent-replayed"], "true");
+    assert!(retry.headers().get("idempotent-replayed").is_none());
+    let stalled: Value = stalled.json().await.unwrap();
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!(stalled["id"], retry["id"]);
+    // The stalled request's intent was rolled back: one upload for the key, and the key names it.
+    assert_eq!(uploads_in_database(app).await, 2);
+    let named: uuid::Uuid = app
+        .db
+        .query_one(
+            "SELECT upload_id FROM idempotency_keys WHERE key = 'stalls'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(named.to_string(), retry["id"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_can_neither_name_an_upload_nor_release_the_key() {
+    use upload_coordinator::db::idempotency::{self, Claim};
+    let app = spawn_app().await;
+    let db = app.pooled_db().await;
+    let claim = |abandoned_secs: f64| {
+        idempotency::claim(&db, "someone", "k", b"fp", 86_400.0, abandoned_secs)
+    };
+    let Claim::Ours { claimed_at: stale } = claim(60.0).await.unwrap() else {
+        panic!("a new key is claimed");
+    };
+    assert!(matches!(
+        claim(60.0).await.unwrap(),
+        Claim::Held {
+            upload_id: None,
+            ..
+        }
+    ));
+    let Claim::Ours { claimed_at: fresh } = claim(0.0).await.unwrap() else {
+        panic!("a key abandoned for longer than the delay is taken over");
+    };
+    assert_ne!(stale, fresh);
+
+    // The stale claim's failure leaves the key claimed, and its upload is not named.
+    idempotency::release(&db, "someone", "k", stale)
+        .await
+        .unwrap();
+    let declared = app.declare(1000).await;
+    let upload = uuid::Uuid::parse_str(declared["id"].as_str().unwrap()).unwrap();
+    assert!(
+        !idempotency::attach(&db, "someone", "k", stale, upload)
+            .await
+            .unwrap()
+    );
+    assert!(
+        idempotency::attach(&db, "someone", "k", fresh, upload)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        claim(60.0).await.unwrap(),
+        Claim::Held {
+            fingerprint: b"fp".to_vec(),
+            upload_id: Some(upload)
+        }
+    );
 }
 
 #[tokio::test]
