@@ -152,16 +152,17 @@ async fn half_sent_headers_and_silent_connections_are_closed_within_the_timeout(
 async fn beyond_the_connection_cap_clients_wait_for_a_free_slot() {
     let app = spawn_app_with(&["--max-connections=1", "--header-read-timeout=1"]).await;
     let address = app.address.trim_start_matches("http://").to_owned();
+    // The hog's header timeout runs from its accept, which comes after this instant.
+    let started = Instant::now();
     let mut hog = TcpStream::connect(&address).await.unwrap();
     hog.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
-    // The slot is taken once the server has accepted the hog.
+    // The slot is taken once the server has accepted the hog (it is first in the backlog).
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let started = Instant::now();
     let health = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     // Served only once the hog's header timeout freed the one slot.
     assert!(
-        started.elapsed() >= Duration::from_millis(500),
+        started.elapsed() >= Duration::from_millis(900),
         "{:?}",
         started.elapsed()
     );
@@ -188,7 +189,8 @@ async fn invented_methods_add_no_series_to_the_metrics() {
             .await
             .unwrap()
     };
-    let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    // The HTTP series only: the sweepers' first pass may add storage series meanwhile.
+    let series = |text: &str| text.lines().filter(|l| l.starts_with("uc_http_")).count();
     // A scrape's own series show from the next scrape on.
     scrape().await;
     let after_one = series(&scrape().await);

@@ -85,7 +85,9 @@ async fn unpublished(app: &TestApp) -> (i64, i64) {
 async fn unroutable_jobs_back_off_instead_of_spinning_and_go_out_once_when_routable() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let prepared = Prepared::new().await;
-    let service = ServiceProcess::start(&prepared, free_port(), &[]).await;
+    // Waits capped at 4 s: the jobs go out within the wait below once routable, however many
+    // attempts the slow setup of a loaded machine let them fail first.
+    let service = ServiceProcess::start(&prepared, free_port(), &["--job-retry-max=4"]).await;
     let app = prepared.client_for(service.address.clone()).await;
     bind_jobs(&app, false).await;
 
@@ -94,7 +96,8 @@ async fn unroutable_jobs_back_off_instead_of_spinning_and_go_out_once_when_routa
     tokio::time::sleep(Duration::from_secs(10)).await;
     let spent = cpu_seconds(service.pid()) - before;
     println!("the service used {spent:.2} CPU-seconds in the 10 s its 150 jobs were unroutable");
-    assert!(spent < 0.5, "{spent} CPU-seconds");
+    // Spinning would take most of a core; backing off took 0.19 CPU-seconds here.
+    assert!(spent < 1.0, "{spent} CPU-seconds");
     let (waiting, parked) = unpublished(&app).await;
     assert_eq!((waiting, parked), (150, 0), "all waiting, none parked");
 
@@ -219,7 +222,8 @@ async fn an_abort_while_storage_is_down_is_cleaned_up_once_it_is_back() {
 
     wait_for(
         "the multipart upload to be aborted in storage",
-        Duration::from_secs(30),
+        // Failed cleanups back off (1, 2, 4... s): room for a slow restart of storage.
+        Duration::from_secs(90),
         || async { (!app.multipart_upload_exists(id, key).await).then_some(()) },
     )
     .await;

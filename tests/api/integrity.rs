@@ -137,8 +137,7 @@ async fn after_an_abort_a_put_through_its_url_leaves_no_object_after_the_next_sw
     // The URL is still valid for a while: the PUT works...
     let late = app.put_part(&upload["parts"][0], data).await;
     assert_eq!(late.status(), StatusCode::OK);
-    assert!(app.object_exists(key).await);
-    // ...and the next sweep removes what it left.
+    // ...and the next sweep removes what it left (it may have already: it runs every second).
     wait_for(
         "the late object to be removed",
         Duration::from_secs(10),
@@ -266,9 +265,10 @@ async fn listen_backends(app: &TestApp) -> Vec<i32> {
 }
 
 #[tokio::test]
-async fn after_postgresql_ends_the_listen_connection_a_job_from_another_replica_goes_out_within_a_second()
+async fn after_postgresql_ends_the_listen_connection_a_job_from_another_replica_goes_out_before_the_backstop_poll()
  {
-    // Only a notification can wake this relay in time: its backstop poll is a minute.
+    // Only a notification can wake this relay in time: its backstop poll is a minute, and the
+    // bound below leaves room for a broker confirm on a loaded machine.
     let app = spawn_app_with(&["--outbox-poll=60"]).await;
     let committer = app.spawn_replica_with(&["--outbox-relay=false"]).await;
     let first = wait_for(
@@ -307,7 +307,7 @@ async fn after_postgresql_ends_the_listen_connection_a_job_from_another_replica_
     let committed = Instant::now();
     app.wait_for_status(id, &["processing"]).await;
     assert!(
-        committed.elapsed() < Duration::from_secs(1),
+        committed.elapsed() < Duration::from_secs(15),
         "published {:?} after the commit",
         committed.elapsed()
     );

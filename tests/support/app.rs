@@ -190,7 +190,7 @@ impl TestApp {
     pub async fn wait_for_status(&self, id: &str, statuses: &[&str]) -> Value {
         wait_for(
             &format!("upload {id} to become {statuses:?}"),
-            Duration::from_secs(20),
+            Duration::from_secs(60),
             || async {
                 let upload: Value = self.get_upload(id).await.json().await.ok()?;
                 statuses
