@@ -31,15 +31,16 @@ log() { echo "stack[$STACK_NAME]: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # Every port is set explicitly (gRPC ones too): `weed mini` would otherwise move a busy
-# default port elsewhere, and the two instances must never collide.
+# default port elsewhere, and the two instances must never collide. Each gRPC port is its
+# port + 10000, below Linux's ephemeral range (32768 up), so no outgoing connection holds it.
 select_instance() {
   case $STACK_NAME in
     run)
-      S3_PORT=8333 MASTER_PORT=9333 VOLUME_PORT=9340 FILER_PORT=8888 ADMIN_PORT=23646 WEBDAV_PORT=7333
+      S3_PORT=8333 MASTER_PORT=9333 VOLUME_PORT=9340 FILER_PORT=8888 ADMIN_PORT=13646 WEBDAV_PORT=7333
       WEBHOOK_URL=http://127.0.0.1:8080/api/storage-events
       ;;
     test)
-      S3_PORT=8433 MASTER_PORT=9433 VOLUME_PORT=9440 FILER_PORT=8988 ADMIN_PORT=23746 WEBDAV_PORT=7433
+      S3_PORT=8433 MASTER_PORT=9433 VOLUME_PORT=9440 FILER_PORT=8988 ADMIN_PORT=13746 WEBDAV_PORT=7433
       WEBHOOK_URL=http://127.0.0.1:18080/api/storage-events
       ;;
     *) die "STACK_NAME must be 'run' or 'test', not '$STACK_NAME'" ;;
