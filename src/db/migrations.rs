@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "webhook_disable_order",
         include_str!("../../migrations/0011_webhook_disable_order.sql"),
     ),
+    (
+        12,
+        "outbox_claim_token",
+        include_str!("../../migrations/0012_outbox_claim_token.sql"),
+    ),
 ];
 
 /// Arbitrary constant shared by every replica ("ucmigrat").

@@ -62,6 +62,14 @@ pub struct RetryPolicy {
     pub max_secs: f64,
 }
 
+/// Jobs one claim took, and the token that names the claim: a failure or a release is
+/// recorded only while the jobs are still under it.
+#[derive(Clone, Debug)]
+pub struct ClaimedJobs {
+    pub token: Uuid,
+    pub jobs: Vec<PendingJob>,
+}
+
 /// Claims up to `limit` jobs that are due, oldest first, for `lease_secs`: other relays skip
 /// them until the lease runs out, and no row lock or transaction outlives this statement.
 /// A rejected upload's job (its object was replaced) never goes out.
@@ -69,9 +77,10 @@ pub async fn claim_due(
     db: &impl GenericClient,
     limit: i64,
     lease_secs: f64,
-) -> Result<Vec<PendingJob>, DbError> {
+) -> Result<ClaimedJobs, DbError> {
     let sql = format!(
-        "UPDATE outbox o SET claimed_until = now() + make_interval(secs => $2) \
+        "UPDATE outbox o SET claimed_until = now() + make_interval(secs => $2), \
+             claim_token = $3 \
          FROM uploads u \
          WHERE u.id = o.upload_id AND o.id IN ( \
              SELECT j.id FROM outbox j JOIN uploads ju ON ju.id = j.upload_id \
@@ -82,8 +91,9 @@ pub async fn claim_due(
          RETURNING o.id AS outbox_id, o.task_id, o.trigger_received_at, {}",
         columns_of("u")
     );
+    let token = Uuid::new_v4();
     let rows = db
-        .query(&cached(db, &sql).await?, &[&limit, &lease_secs])
+        .query(&cached(db, &sql).await?, &[&limit, &lease_secs, &token])
         .await?;
     let mut jobs = rows
         .iter()
@@ -97,7 +107,7 @@ pub async fn claim_due(
         })
         .collect::<Result<Vec<_>, DbError>>()?;
     jobs.sort_by_key(|job| job.outbox_id);
-    Ok(jobs)
+    Ok(ClaimedJobs { token, jobs })
 }
 
 /// Marks jobs published and their uploads `processing` (unless the worker already reported).
@@ -122,12 +132,13 @@ pub async fn mark_published(db: &impl GenericClient, jobs: &[&PendingJob]) -> Re
     Ok(())
 }
 
-/// Records a failed attempt: the job waits a jittered, doubling delay, or is parked after its
-/// last attempt. Returns how many were parked. A job withheld while it was out (its upload
-/// rejected) stays withheld.
+/// Records a failed attempt of the claim `token` made: the job waits a jittered, doubling
+/// delay, or is parked after its last attempt. Returns how many were parked. A job withheld
+/// while it was out (its upload rejected) stays withheld.
 pub async fn record_failure(
     db: &impl GenericClient,
     outbox_ids: &[i64],
+    token: Uuid,
     error: &str,
     retry: RetryPolicy,
 ) -> Result<u64, DbError> {
@@ -138,7 +149,8 @@ pub async fn record_failure(
                  next_attempt_at = now() + make_interval(secs => \
                      least($4, $3 * power(2, least(attempts, 30))) * (0.5 + random() / 2)), \
                  parked_at = CASE WHEN attempts + 1 >= $5 THEN now() END \
-             WHERE id = ANY($1) AND published_at IS NULL AND parked_at IS NULL \
+             WHERE id = ANY($1) AND claim_token = $6 AND published_at IS NULL \
+               AND parked_at IS NULL \
              RETURNING parked_at) \
          SELECT count(*) FILTER (WHERE parked_at IS NOT NULL) FROM failed",
     )
@@ -152,6 +164,7 @@ pub async fn record_failure(
                 &retry.base_secs,
                 &retry.max_secs,
                 &(retry.max_attempts as i32),
+                &token,
             ],
         )
         .await?;
@@ -160,10 +173,12 @@ pub async fn record_failure(
 
 /// Gives back claimed jobs the broker as a whole failed (a broken connection, no confirm in
 /// time): no attempt is counted (the jobs did nothing wrong), they are due again after
-/// `delay_secs`. One withheld meanwhile keeps its reason.
+/// `delay_secs`. One withheld meanwhile keeps its reason; one claimed anew since `token`'s
+/// claim keeps its newer lease.
 pub async fn release(
     db: &impl GenericClient,
     outbox_ids: &[i64],
+    token: Uuid,
     error: &str,
     delay_secs: f64,
 ) -> Result<(), DbError> {
@@ -171,10 +186,11 @@ pub async fn release(
         db,
         "UPDATE outbox SET claimed_until = NULL, last_error = $2, \
              next_attempt_at = now() + make_interval(secs => $3) \
-         WHERE id = ANY($1) AND published_at IS NULL AND parked_at IS NULL",
+         WHERE id = ANY($1) AND claim_token = $4 AND published_at IS NULL \
+           AND parked_at IS NULL",
     )
     .await?;
-    db.execute(&statement, &[&outbox_ids, &error, &delay_secs])
+    db.execute(&statement, &[&outbox_ids, &error, &delay_secs, &token])
         .await?;
     Ok(())
 }

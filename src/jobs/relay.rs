@@ -17,7 +17,7 @@ use tokio::sync::{Notify, watch};
 use super::JobEncoder;
 use crate::backoff::{Backoff, Reconnecting, reconnecting};
 use crate::config::{JobSettings, Secret};
-use crate::db::outbox::{PendingJob, RetryPolicy};
+use crate::db::outbox::{ClaimedJobs, PendingJob, RetryPolicy};
 use crate::db::{self, DbError};
 use crate::health::{Health, Part};
 use crate::metrics::Metrics;
@@ -147,7 +147,7 @@ impl Relay {
 
     async fn publish_batch(&self, channel: &Channel) -> Result<Batch, RelayError> {
         let lease = self.confirm_timeout() + LEASE_MARGIN;
-        let jobs = {
+        let ClaimedJobs { token, jobs } = {
             let client = db::client(&self.db).await?;
             db::outbox::claim_due(&client, BATCH, lease.as_secs_f64()).await?
         };
@@ -193,7 +193,7 @@ impl Relay {
                     let reason = "refused or unroutable";
                     let retry = self.retry_policy();
                     let parked =
-                        db::outbox::record_failure(&client, &failed, reason, retry).await?;
+                        db::outbox::record_failure(&client, &failed, token, reason, retry).await?;
                     if parked > 0 {
                         self.metrics.jobs_parked.inc_by(parked);
                         tracing::error!(
@@ -211,7 +211,7 @@ impl Relay {
                 // The broker as a whole failed: the jobs wait, their attempts untouched.
                 Err(err) => {
                     let delay = self.retry_policy().base_secs;
-                    db::outbox::release(&client, &failed, &err.to_string(), delay).await?;
+                    db::outbox::release(&client, &failed, token, &err.to_string(), delay).await?;
                     tracing::warn!(jobs = failed.len(), error = %err, "jobs not published, will retry");
                 }
             }

@@ -412,3 +412,52 @@ async fn storage_is_found_to_hold_presigned_puts_to_their_signed_length() {
     let storage = Storage::new(&settings, credentials);
     assert!(storage.probe_signed_lengths("probe-test").await.unwrap());
 }
+
+#[tokio::test]
+async fn a_relay_whose_lease_ran_out_cannot_undo_the_claim_of_the_relay_after_it() {
+    use upload_coordinator::db::outbox::{self, RetryPolicy};
+    let app = spawn_app_with(&["--outbox-relay=false"]).await;
+    confirmed_single_put(&app, &payload(1000, 12)).await;
+    let db = app.pooled_db().await;
+    // A lease of no time: the next claim takes the job over at once.
+    let stale = outbox::claim_due(&db, 10, 0.0).await.unwrap();
+    assert_eq!(stale.jobs.len(), 1);
+    let current = outbox::claim_due(&db, 10, 300.0).await.unwrap();
+    assert_eq!(current.jobs.len(), 1);
+    let ids = [current.jobs[0].outbox_id];
+    let lease = || async {
+        let row = app
+            .db
+            .query_one(
+                "SELECT coalesce(claimed_until > now(), false), attempts, last_error FROM outbox",
+                &[],
+            )
+            .await
+            .unwrap();
+        (
+            row.get::<_, bool>(0),
+            row.get::<_, i32>(1),
+            row.get::<_, Option<String>>(2),
+        )
+    };
+    let retry = RetryPolicy {
+        max_attempts: 1,
+        base_secs: 1.0,
+        max_secs: 1.0,
+    };
+
+    // The stale relay's late news changes nothing: the job stays the current relay's.
+    let parked = outbox::record_failure(&db, &ids, stale.token, "late", retry)
+        .await
+        .unwrap();
+    assert_eq!(parked, 0);
+    outbox::release(&db, &ids, stale.token, "late", 0.0)
+        .await
+        .unwrap();
+    assert_eq!(lease().await, (true, 0, None));
+    // The current relay's is recorded.
+    outbox::release(&db, &ids, current.token, "broker gone", 0.0)
+        .await
+        .unwrap();
+    assert_eq!(lease().await, (false, 0, Some("broker gone".into())));
+}
