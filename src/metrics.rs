@@ -145,7 +145,8 @@ impl Metrics {
         let webhook_deliveries = IntCounterVec::new(
             Opts::new(
                 "webhook_deliveries_total",
-                "Outgoing webhook attempts by outcome (delivered, failed, parked)",
+                "Outgoing webhook attempts by outcome (delivered, failed, parked; unrecorded: \
+                 its claim was no longer held, as after a disable)",
             ),
             &["outcome"],
         )

@@ -120,13 +120,14 @@ pub async fn claim_due(
         .collect()
 }
 
-/// Records a 2xx answer to the claim `token` made.
+/// Records a 2xx answer to the claim `token` made. Returns false when that claim is no longer
+/// held (the endpoint was disabled meanwhile, or the lease ran out): nothing recorded.
 pub async fn mark_delivered(
     db: &impl GenericClient,
     id: i64,
     token: Uuid,
     status: u16,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     let statement = cached(
         db,
         "UPDATE webhook_deliveries SET delivered_at = now(), attempts = attempts + 1, \
@@ -134,9 +135,10 @@ pub async fn mark_delivered(
          WHERE id = $1 AND claim_token = $2 AND delivered_at IS NULL",
     )
     .await?;
-    db.execute(&statement, &[&id, &token, &i32::from(status)])
+    let recorded = db
+        .execute(&statement, &[&id, &token, &i32::from(status)])
         .await?;
-    Ok(())
+    Ok(recorded == 1)
 }
 
 /// What became of a failed attempt's delivery.

@@ -247,7 +247,7 @@ impl Uploads {
                     )
                     .await?;
                     if !ours {
-                        // Dropped, the transaction rolls the insert back.
+                        tx.rollback().await.map_err(db::DbError::from)?;
                         return Err(UploadError::IdempotencyKeyTakenOver);
                     }
                     tx.commit().await.map_err(db::DbError::from)?;

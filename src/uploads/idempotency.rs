@@ -93,8 +93,8 @@ impl Uploads {
                                 owner = %owner,
                                 key,
                                 "an idempotent create stalled past the abandonment delay and a \
-                                 retry took its key over; its own upload is aborted, and it \
-                                 answers with the retry's"
+                                 retry took its key over; its own intent is rolled back, and \
+                                 it answers with the retry's upload"
                             );
                             gives_up_at = Instant::now() + WAIT_FOR;
                             continue;

@@ -140,8 +140,19 @@ impl WebhookWorker {
     ) -> Result<(), DbError> {
         match outcome {
             Outcome::Delivered(status) => {
-                webhooks::mark_delivered(client, delivery.id, delivery.claim_token, status).await?;
+                let recorded =
+                    webhooks::mark_delivered(client, delivery.id, delivery.claim_token, status)
+                        .await?;
                 self.count("delivered");
+                if !recorded {
+                    self.count("unrecorded");
+                    tracing::info!(
+                        endpoint = %self.label,
+                        upload_id = %delivery.event.upload.id,
+                        "webhook delivered, its claim no longer held (endpoint disabled?): \
+                         not recorded, a replay sends it again"
+                    );
+                }
             }
             Outcome::Failed { status, error } => {
                 let after = webhooks::record_failure(
@@ -171,12 +182,16 @@ impl WebhookWorker {
                         error = %error,
                         "webhook delivery failed, will retry"
                     ),
-                    AfterFailure::ClaimLost => tracing::info!(
-                        endpoint = %self.label,
-                        upload_id = %delivery.event.upload.id,
-                        error = %error,
-                        "webhook delivery failed, its claim no longer held (endpoint disabled?): not recorded"
-                    ),
+                    AfterFailure::ClaimLost => {
+                        self.count("unrecorded");
+                        tracing::info!(
+                            endpoint = %self.label,
+                            upload_id = %delivery.event.upload.id,
+                            error = %error,
+                            "webhook delivery failed, its claim no longer held (endpoint \
+                             disabled?): not recorded"
+                        );
+                    }
                 }
             }
         }

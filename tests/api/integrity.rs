@@ -461,3 +461,61 @@ async fn a_relay_whose_lease_ran_out_cannot_undo_the_claim_of_the_relay_after_it
         .unwrap();
     assert_eq!(lease().await, (false, 0, Some("broker gone".into())));
 }
+
+#[tokio::test]
+async fn a_job_withheld_while_it_is_going_out_keeps_its_reason_or_ends_published() {
+    use upload_coordinator::db::{outbox, uploads};
+    let app = spawn_app_with(&["--outbox-relay=false"]).await;
+    let upload = confirmed_single_put(&app, &payload(1000, 13)).await;
+    let id = uuid::Uuid::parse_str(upload["id"].as_str().unwrap()).unwrap();
+    let db = app.pooled_db().await;
+    let job = || async {
+        let row = app
+            .db
+            .query_one(
+                "SELECT parked_at IS NOT NULL, published_at IS NOT NULL, attempts, last_error \
+                 FROM outbox",
+                &[],
+            )
+            .await
+            .unwrap();
+        (
+            row.get::<_, bool>(0),
+            row.get::<_, bool>(1),
+            row.get::<_, i32>(2),
+            row.get::<_, Option<String>>(3),
+        )
+    };
+    let claimed = outbox::claim_due(&db, 10, 300.0).await.unwrap();
+    assert_eq!(claimed.jobs.len(), 1);
+    // The object is found replaced while the relay is publishing: the job is withheld.
+    assert!(
+        uploads::mark_replaced(&db, id, Some("\"other\""), "replaced")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let withheld = (true, false, 0, Some("replaced".to_owned()));
+    assert_eq!(job().await, withheld);
+
+    // The broker refusing it, or failing as a whole, changes nothing: it stays withheld.
+    let ids = [claimed.jobs[0].outbox_id];
+    let retry = outbox::RetryPolicy {
+        max_attempts: 20,
+        base_secs: 1.0,
+        max_secs: 1.0,
+    };
+    let parked = outbox::record_failure(&db, &ids, claimed.token, "refused", retry)
+        .await
+        .unwrap();
+    assert_eq!(parked, 0);
+    outbox::release(&db, &ids, claimed.token, "broker gone", 1.0)
+        .await
+        .unwrap();
+    assert_eq!(job().await, withheld);
+    // Had the broker confirmed it, it went out: published, not parked.
+    outbox::mark_published(&db, &[&claimed.jobs[0]])
+        .await
+        .unwrap();
+    assert_eq!(job().await, (false, true, 1, None));
+}

@@ -348,7 +348,20 @@ async fn disabling_an_endpoint_parks_what_it_had_pending() {
     // attempt is out, and its failure comes back after the park.
     let receiver = Receiver::start(&[("/gone", "held")]);
     let url = receiver.url("/gone");
-    let app = app_delivering_to(std::slice::from_ref(&url), 1000).await;
+    // Long enough that the held attempt does not time out while the CLI runs.
+    let app = spawn_app_with(&[
+        &format!("--webhook-url={url}"),
+        &format!("--webhook-secret={WEBHOOK_SECRET}"),
+        "--webhook-timeout=60",
+    ])
+    .await;
+    let attempts = |outcome: &'static str| {
+        let app = &app;
+        async move {
+            app.metric("uc_webhook_deliveries_total", &[("outcome", outcome)])
+                .await
+        }
+    };
     let data = payload(1100, 43);
     let upload = app.declare(data.len()).await;
     let id = upload["id"].as_str().unwrap().to_owned();
@@ -399,19 +412,16 @@ async fn disabling_an_endpoint_parks_what_it_had_pending() {
         }
     };
     all_parked_by_the_disable().await;
-    // The held attempt now fails; its outcome does not unpark the delivery.
+    assert_eq!(attempts("failed").await, 0.0, "the attempt is still held");
+    // The held attempt now fails; its outcome is not recorded over the park.
     receiver.release("/gone").await;
     wait_for(
         "the held attempt's failure",
         Duration::from_secs(30),
-        || async {
-            let failed = app
-                .metric("uc_webhook_deliveries_total", &[("outcome", "failed")])
-                .await;
-            (failed >= 1.0).then_some(())
-        },
+        || async { (attempts("unrecorded").await >= 1.0).then_some(()) },
     )
     .await;
+    assert_eq!(attempts("failed").await, 1.0);
     all_parked_by_the_disable().await;
     // Later changes make no delivery for it, and nothing counts as pending.
     app.wait_for_status(&id, &["processing"]).await;
