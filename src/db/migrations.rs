@@ -2,7 +2,10 @@
 //! in one transaction behind an advisory lock, so replicas starting at once apply each exactly
 //! once and a failure leaves the schema as it was.
 
+use std::time::Duration;
+
 use deadpool_postgres::Pool;
+use tokio_postgres::error::SqlState;
 
 use super::DbError;
 
@@ -72,12 +75,88 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
 /// Arbitrary constant shared by every replica ("ucmigrat").
 const LOCK_ID: i64 = 0x7563_6d69_6772_6174;
 
+/// How long a migration may wait for a table's lock, and how often it tries. A migration that
+/// waits (for a long transaction on the table, say) makes every statement on that table queue
+/// behind it: better to give way and try again than to stall the replicas still serving.
+#[derive(Clone, Copy, Debug)]
+pub struct LockWait {
+    pub timeout: Duration,
+    pub attempts: u32,
+    pub pause: Duration,
+}
+
+/// At most 5 s of queued traffic at a time, for about two minutes.
+pub const DEFAULT_LOCK_WAIT: LockWait = LockWait {
+    timeout: Duration::from_secs(5),
+    attempts: 12,
+    pause: Duration::from_secs(5),
+};
+
 /// Applies every migration not yet applied; returns how many ran.
 pub async fn migrate(pool: &Pool) -> Result<usize, DbError> {
+    migrate_waiting(pool, DEFAULT_LOCK_WAIT).await
+}
+
+/// [`migrate`], waiting for table locks as `wait` says.
+pub async fn migrate_waiting(pool: &Pool, wait: LockWait) -> Result<usize, DbError> {
+    let mut attempt = 1;
+    loop {
+        match apply_pending(pool, wait.timeout).await {
+            Err(Pending::LockWait(version, name)) if attempt < wait.attempts => {
+                tracing::warn!(
+                    version,
+                    name,
+                    attempt,
+                    "a migration gave way after waiting {:?} for a table lock; trying again",
+                    wait.timeout
+                );
+                attempt += 1;
+                tokio::time::sleep(wait.pause).await;
+            }
+            Err(Pending::LockWait(version, name)) => {
+                return Err(DbError::MigrationLockWait {
+                    version,
+                    name,
+                    waited: wait.timeout,
+                    attempts: wait.attempts,
+                });
+            }
+            Err(Pending::Failed(err)) => return Err(err),
+            Ok(applied) => return Ok(applied),
+        }
+    }
+}
+
+/// Why applying the pending migrations stopped.
+enum Pending {
+    /// This migration waited too long for a lock; everything was rolled back.
+    LockWait(i32, &'static str),
+    Failed(DbError),
+}
+
+impl From<tokio_postgres::Error> for Pending {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Pending {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+async fn apply_pending(pool: &Pool, lock_timeout: Duration) -> Result<usize, Pending> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    // Waiting for another replica's migrations is right: they are bounded as these are.
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_ID])
         .await?;
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = {}",
+        lock_timeout.as_millis().max(1)
+    ))
+    .await?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version    integer PRIMARY KEY,
@@ -98,7 +177,13 @@ pub async fn migrate(pool: &Pool) -> Result<usize, DbError> {
         if done {
             continue;
         }
-        tx.batch_execute(sql).await?;
+        if let Err(err) = tx.batch_execute(sql).await {
+            return Err(if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+                Pending::LockWait(*version, name)
+            } else {
+                Pending::Failed(err.into())
+            });
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
             &[version, name],

@@ -11,7 +11,7 @@ pub mod sweeps;
 pub mod uploads;
 pub mod webhooks;
 
-pub use migrations::migrate;
+pub use migrations::{LockWait, migrate, migrate_waiting};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
@@ -28,6 +28,17 @@ pub enum DbError {
     Url(String),
     #[error("stored row is inconsistent: {0}")]
     Corrupt(String),
+    #[error(
+        "migration {version} ({name}) waited {waited:?} for a table lock, {attempts} times: \
+         a long transaction holds it (see pg_stat_activity), and traffic queues behind a \
+         migration that waits"
+    )]
+    MigrationLockWait {
+        version: i32,
+        name: &'static str,
+        waited: std::time::Duration,
+        attempts: u32,
+    },
 }
 
 /// Builds the pool without connecting; the first checkout connects.

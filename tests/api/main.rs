@@ -13,6 +13,7 @@ mod health;
 mod idempotency;
 mod integrity;
 mod listing;
+mod migrations;
 mod multipart;
 mod openapi;
 mod processing;

@@ -226,14 +226,20 @@ impl TestApp {
 
     /// A pooled connection to the app's database, for calling the service's own SQL.
     pub async fn pooled_db(&self) -> deadpool_postgres::Object {
+        upload_coordinator::db::client(&self.db_pool())
+            .await
+            .unwrap()
+    }
+
+    /// A pool of one connection to the app's database.
+    pub fn db_pool(&self) -> deadpool_postgres::Pool {
         let settings = upload_coordinator::config::DatabaseSettings {
             url: upload_coordinator::config::Secret::new(
                 Stack::from_env().database_url(&self.database),
             ),
             pool_size: 1,
         };
-        let pool = upload_coordinator::db::pool(&settings).unwrap();
-        upload_coordinator::db::client(&pool).await.unwrap()
+        upload_coordinator::db::pool(&settings).unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
