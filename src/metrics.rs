@@ -145,8 +145,9 @@ impl Metrics {
         let webhook_deliveries = IntCounterVec::new(
             Opts::new(
                 "webhook_deliveries_total",
-                "Outgoing webhook attempts by outcome (delivered, failed, parked; unrecorded: \
-                 its claim was no longer held, as after a disable)",
+                "Outgoing webhook attempts: delivered (2xx) and failed count each attempt; \
+                 parked (its last) and unrecorded (its claim no longer held, as after a \
+                 disable) count some of those again",
             ),
             &["outcome"],
         )

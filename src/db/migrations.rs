@@ -77,7 +77,9 @@ const LOCK_ID: i64 = 0x7563_6d69_6772_6174;
 
 /// How long a migration may wait for a table's lock, and how often it tries. A migration that
 /// waits (for a long transaction on the table, say) makes every statement on that table queue
-/// behind it: better to give way and try again than to stall the replicas still serving.
+/// behind it: better to give way and try again than to stall the replicas still serving. Each
+/// wait is bounded, not what the migrations hold while they run (a later one may wait while
+/// an earlier one's locks are held; an index is built under its table's lock).
 #[derive(Clone, Copy, Debug)]
 pub struct LockWait {
     pub timeout: Duration,
@@ -85,7 +87,7 @@ pub struct LockWait {
     pub pause: Duration,
 }
 
-/// At most 5 s of queued traffic at a time, for about two minutes.
+/// Waits of at most 5 s, tried for about two minutes.
 pub const DEFAULT_LOCK_WAIT: LockWait = LockWait {
     timeout: Duration::from_secs(5),
     attempts: 12,
@@ -129,7 +131,7 @@ pub async fn migrate_waiting(pool: &Pool, wait: LockWait) -> Result<usize, DbErr
 
 /// Why applying the pending migrations stopped.
 enum Pending {
-    /// This migration waited too long for a lock; everything was rolled back.
+    /// This migration waited too long for a lock, or deadlocked; everything was rolled back.
     LockWait(i32, &'static str),
     Failed(DbError),
 }
@@ -178,7 +180,13 @@ async fn apply_pending(pool: &Pool, lock_timeout: Duration) -> Result<usize, Pen
             continue;
         }
         if let Err(err) = tx.batch_execute(sql).await {
-            return Err(if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+            // A deadlock with the traffic (this transaction holds the locks of the migrations
+            // before) is given way to the same.
+            let waited = [
+                SqlState::LOCK_NOT_AVAILABLE,
+                SqlState::T_R_DEADLOCK_DETECTED,
+            ];
+            return Err(if err.code().is_some_and(|code| waited.contains(code)) {
                 Pending::LockWait(*version, name)
             } else {
                 Pending::Failed(err.into())

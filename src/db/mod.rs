@@ -29,9 +29,9 @@ pub enum DbError {
     #[error("stored row is inconsistent: {0}")]
     Corrupt(String),
     #[error(
-        "migration {version} ({name}) waited {waited:?} for a table lock, {attempts} times: \
-         a long transaction holds it (see pg_stat_activity), and traffic queues behind a \
-         migration that waits"
+        "migration {version} ({name}) waited {waited:?} for a table lock (or deadlocked), \
+         {attempts} times: a long transaction or an anti-wraparound vacuum holds it (see \
+         pg_stat_activity and pg_locks), and traffic queues behind a migration that waits"
     )]
     MigrationLockWait {
         version: i32,
