@@ -413,9 +413,48 @@ async fn storage_is_found_to_hold_presigned_puts_to_their_signed_length() {
     assert!(storage.probe_signed_lengths("probe-test").await.unwrap());
 }
 
+/// The one job in the outbox of an app whose relay is off, as its row stands.
+#[derive(Debug)]
+struct OutboxJob {
+    leased: bool,
+    parked: bool,
+    published: bool,
+    attempts: i32,
+    last_error: Option<String>,
+}
+
+async fn the_only_job(app: &TestApp) -> OutboxJob {
+    let row = app
+        .db
+        .query_one(
+            "SELECT coalesce(claimed_until > now(), false), parked_at IS NOT NULL, \
+                 published_at IS NOT NULL, attempts, last_error \
+             FROM outbox",
+            &[],
+        )
+        .await
+        .unwrap();
+    OutboxJob {
+        leased: row.get(0),
+        parked: row.get(1),
+        published: row.get(2),
+        attempts: row.get(3),
+        last_error: row.get(4),
+    }
+}
+
+/// Retries a second apart, parking after `max_attempts`.
+fn retrying(max_attempts: u32) -> upload_coordinator::db::outbox::RetryPolicy {
+    upload_coordinator::db::outbox::RetryPolicy {
+        max_attempts,
+        base_secs: 1.0,
+        max_secs: 1.0,
+    }
+}
+
 #[tokio::test]
 async fn a_relay_whose_lease_ran_out_cannot_undo_the_claim_of_the_relay_after_it() {
-    use upload_coordinator::db::outbox::{self, RetryPolicy};
+    use upload_coordinator::db::outbox;
     let app = spawn_app_with(&["--outbox-relay=false"]).await;
     confirmed_single_put(&app, &payload(1000, 12)).await;
     let db = app.pooled_db().await;
@@ -426,28 +465,12 @@ async fn a_relay_whose_lease_ran_out_cannot_undo_the_claim_of_the_relay_after_it
     assert_eq!(current.jobs.len(), 1);
     let ids = [current.jobs[0].outbox_id];
     let lease = || async {
-        let row = app
-            .db
-            .query_one(
-                "SELECT coalesce(claimed_until > now(), false), attempts, last_error FROM outbox",
-                &[],
-            )
-            .await
-            .unwrap();
-        (
-            row.get::<_, bool>(0),
-            row.get::<_, i32>(1),
-            row.get::<_, Option<String>>(2),
-        )
-    };
-    let retry = RetryPolicy {
-        max_attempts: 1,
-        base_secs: 1.0,
-        max_secs: 1.0,
+        let job = the_only_job(&app).await;
+        (job.leased, job.attempts, job.last_error)
     };
 
     // The stale relay's late news changes nothing: the job stays the current relay's.
-    let parked = outbox::record_failure(&db, &ids, stale.token, "late", retry)
+    let parked = outbox::record_failure(&db, &ids, stale.token, "late", retrying(1))
         .await
         .unwrap();
     assert_eq!(parked, 0);
@@ -470,21 +493,8 @@ async fn a_job_withheld_while_it_is_going_out_keeps_its_reason_or_ends_published
     let id = uuid::Uuid::parse_str(upload["id"].as_str().unwrap()).unwrap();
     let db = app.pooled_db().await;
     let job = || async {
-        let row = app
-            .db
-            .query_one(
-                "SELECT parked_at IS NOT NULL, published_at IS NOT NULL, attempts, last_error \
-                 FROM outbox",
-                &[],
-            )
-            .await
-            .unwrap();
-        (
-            row.get::<_, bool>(0),
-            row.get::<_, bool>(1),
-            row.get::<_, i32>(2),
-            row.get::<_, Option<String>>(3),
-        )
+        let job = the_only_job(&app).await;
+        (job.parked, job.published, job.attempts, job.last_error)
     };
     let claimed = outbox::claim_due(&db, 10, 300.0).await.unwrap();
     assert_eq!(claimed.jobs.len(), 1);
@@ -500,12 +510,7 @@ async fn a_job_withheld_while_it_is_going_out_keeps_its_reason_or_ends_published
 
     // The broker refusing it, or failing as a whole, changes nothing: it stays withheld.
     let ids = [claimed.jobs[0].outbox_id];
-    let retry = outbox::RetryPolicy {
-        max_attempts: 20,
-        base_secs: 1.0,
-        max_secs: 1.0,
-    };
-    let parked = outbox::record_failure(&db, &ids, claimed.token, "refused", retry)
+    let parked = outbox::record_failure(&db, &ids, claimed.token, "refused", retrying(20))
         .await
         .unwrap();
     assert_eq!(parked, 0);
